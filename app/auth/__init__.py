@@ -1,0 +1,1 @@
+"""Tokens, principals, roles and case access."""

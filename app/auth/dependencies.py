@@ -1,0 +1,160 @@
+"""Authentication and authorisation as FastAPI dependencies.
+
+Every route is authenticated by an app-wide dependency; a route is reachable without a token
+only if its endpoint is explicitly decorated with `@public`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Path, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.auth.permissions import CASE_CREATORS, CasePermission, case_role_allows
+from app.auth.tokens import looks_like_token, secret_digest
+from app.db import DbSession, utcnow
+from app.errors import CaseNotFound, Forbidden, NotAuthenticated
+from app.models.case import Case, CaseMember, CaseRole
+from app.models.user import ApiToken, GlobalRole, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PUBLIC_MARK = "__casefile_public__"
+
+
+def public(endpoint: F) -> F:
+    """Opt an endpoint out of authentication. Use only for probes and documentation."""
+    setattr(endpoint, _PUBLIC_MARK, True)
+    return endpoint
+
+
+def is_public_endpoint(endpoint: object) -> bool:
+    return bool(getattr(endpoint, _PUBLIC_MARK, False))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of this request."""
+
+    user_id: uuid.UUID
+    name: str
+    role: GlobalRole
+    token_id: uuid.UUID
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == GlobalRole.ADMIN
+
+
+def authenticate(request: Request, session: DbSession) -> Principal | None:
+    """App-wide: resolve the bearer token, or refuse with 401 unless the route is public."""
+    route = request.scope.get("route")
+    if is_public_endpoint(getattr(route, "endpoint", None)):
+        return None
+    secret = _bearer_secret(request.headers.get("authorization"))
+    return _principal_for(session, secret)
+
+
+def _bearer_secret(header: str | None) -> str:
+    if not header:
+        raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not looks_like_token(secret):
+        raise NotAuthenticated("The Authorization header does not hold a Casefile API token.")
+    return secret
+
+
+def _principal_for(session: Session, secret: str) -> Principal:
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.secret_sha256 == secret_digest(secret))
+    ).first()
+    if row is None:
+        raise NotAuthenticated("The token is not valid.")
+    token, user = row
+    if token.revoked_at is not None:
+        raise NotAuthenticated("The token has been revoked.")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise NotAuthenticated("The token has expired.")
+    if not user.active:
+        raise NotAuthenticated("The user of this token is deactivated.")
+    return Principal(user_id=user.id, name=user.name, role=GlobalRole(user.role), token_id=token.id)
+
+
+def current_principal(principal: Annotated[Principal | None, Depends(authenticate)]) -> Principal:
+    if principal is None:
+        raise RuntimeError("a public endpoint asked for the current principal")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Only admins may do this.")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def require_case_creator(principal: CurrentPrincipal) -> Principal:
+    if principal.role not in CASE_CREATORS:
+        raise Forbidden("Only admins and investigators may open cases.")
+    return principal
+
+
+CaseCreator = Annotated[Principal, Depends(require_case_creator)]
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """A case the caller may see, with the caller's standing on it."""
+
+    case: Case
+    principal: Principal
+    role: CaseRole | None  # None: an admin who is not a member
+    can_identify_witnesses: bool
+
+    def allows(self, permission: CasePermission) -> bool:
+        return case_role_allows(self.role, permission, admin=self.principal.is_admin)
+
+
+def load_case_access(
+    case_id: Annotated[uuid.UUID, Path(description="The case's id.")],
+    principal: CurrentPrincipal,
+    session: DbSession,
+) -> CaseAccess:
+    """Load the case, or answer 404 to anyone who is not a member (its existence is private)."""
+    case = session.get(Case, case_id, options=[selectinload(Case.tags)])
+    member = session.get(CaseMember, (case_id, principal.user_id)) if case else None
+    if case is None or (member is None and not principal.is_admin):
+        raise CaseNotFound()
+    return CaseAccess(
+        case=case,
+        principal=principal,
+        role=CaseRole(member.role) if member else None,
+        can_identify_witnesses=principal.is_admin or bool(member and member.can_identify_witnesses),
+    )
+
+
+def require_case(permission: CasePermission) -> Callable[[CaseAccess], CaseAccess]:
+    def check(access: Annotated[CaseAccess, Depends(load_case_access)]) -> CaseAccess:
+        if not access.allows(permission):
+            raise Forbidden(f"Your role on this case does not allow '{permission.value}'.")
+        return access
+
+    check.__name__ = f"require_case_{permission.value}"
+    return check
+
+
+CaseReader = Annotated[CaseAccess, Depends(require_case(CasePermission.READ))]
+CaseEditor = Annotated[CaseAccess, Depends(require_case(CasePermission.EDIT))]
+CaseMembershipManager = Annotated[CaseAccess, Depends(require_case(CasePermission.MANAGE_MEMBERS))]

@@ -1,0 +1,95 @@
+"""Queries over cases: the filtered, access-limited, keyset-paginated listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.auth.dependencies import Principal
+from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
+from app.models.case import Case, CaseMember, CaseStatus, CaseTag
+
+LISTING = "cases"
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """minLon,minLat,maxLon,maxLat; min_lon > max_lon means the box crosses the antimeridian."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    statuses: list[CaseStatus] = field(default_factory=list)
+    text: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    bbox: BoundingBox | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def list_visible_cases(
+    session: Session, *, principal: Principal, filters: CaseFilters, page: PageParams
+) -> tuple[list[Case], str | None]:
+    query = _visible_to(principal, select(Case).options(selectinload(Case.tags)))
+    query = _filtered(query, filters)
+    if page.cursor:
+        query = query.where(
+            after_position(Case.created_at, Case.id, decode_cursor(LISTING, page.cursor))
+        )
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(page.limit + 1)
+    rows = list(session.scalars(query))
+    return rows[: page.limit], next_cursor(LISTING, rows, page.limit)
+
+
+def _visible_to(principal: Principal, query: Select[Case]) -> Select[Case]:
+    if principal.is_admin:
+        return query
+    return query.join(
+        CaseMember,
+        and_(CaseMember.case_id == Case.id, CaseMember.user_id == principal.user_id),
+    )
+
+
+def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
+    if filters.statuses:
+        query = query.where(Case.status.in_([s.value for s in filters.statuses]))
+    if filters.occurred_from is not None:
+        query = query.where(Case.occurred_at >= filters.occurred_from)
+    if filters.occurred_to is not None:
+        query = query.where(Case.occurred_at <= filters.occurred_to)
+    if filters.bbox is not None:
+        query = query.where(*_inside(filters.bbox))
+    for tag in filters.tags:
+        query = query.where(exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag))
+    if filters.text:
+        needle = filters.text
+        query = query.where(
+            or_(
+                Case.title.icontains(needle, autoescape=True),
+                Case.summary.icontains(needle, autoescape=True),
+                Case.location_name.icontains(needle, autoescape=True),
+                Case.location_admin_area.icontains(needle, autoescape=True),
+                Case.location_country.icontains(needle, autoescape=True),
+                Case.weapon.icontains(needle, autoescape=True),
+                Case.responsible_party.icontains(needle, autoescape=True),
+            )
+        )
+    return query
+
+
+def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
+    latitude: ColumnElement[bool] = Case.latitude.between(box.min_lat, box.max_lat)
+    longitude: ColumnElement[bool]
+    if box.min_lon <= box.max_lon:
+        longitude = Case.longitude.between(box.min_lon, box.max_lon)
+    else:
+        longitude = or_(Case.longitude >= box.min_lon, Case.longitude <= box.max_lon)
+    return [latitude, longitude]

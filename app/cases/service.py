@@ -1,0 +1,155 @@
+"""Cases: opening one, changing it under optimistic concurrency, and reading it back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth.dependencies import CaseAccess, Principal
+from app.cases.schemas import (
+    CaseCreate,
+    CasePatch,
+    CaseRead,
+    CasualtiesRead,
+    LocationRead,
+)
+from app.db import utcnow
+from app.errors import PreconditionFailed
+from app.kit.etag import etag_for, require_match
+from app.kit.problems import validation_problem
+from app.models.case import Case, CaseMember, CaseRole, CaseTag
+
+
+def create_case(session: Session, *, creator: Principal, data: CaseCreate) -> Case:
+    """Open a case; its creator becomes its lead and may identify its witnesses."""
+    case = Case(created_by_id=creator.user_id, tags=[])
+    _apply(case, data)
+    session.add(case)
+    session.flush()
+    session.add(
+        CaseMember(
+            case_id=case.id,
+            user_id=creator.user_id,
+            role=CaseRole.LEAD.value,
+            can_identify_witnesses=True,
+            added_by_id=creator.user_id,
+        )
+    )
+    session.flush()
+    return case
+
+
+def update_case(
+    session: Session, *, access: CaseAccess, patch: CasePatch, if_match: str | None
+) -> Case:
+    """Apply a merge patch if `if_match` names the current version; validate the result whole."""
+    case = access.case
+    require_match(if_match, etag_for(case.version))
+    merged = _merge(_as_input(case), patch.model_dump(exclude_unset=True))
+    try:
+        data = CaseCreate.model_validate(merged)
+    except ValidationError as exc:
+        raise validation_problem(exc) from exc
+    if data == CaseCreate.model_validate(_as_input(case)):
+        return case  # nothing changes: same version, same ETag
+    _apply(case, data)
+    case.updated_at = utcnow()
+    try:
+        session.flush()
+    except StaleDataError as exc:  # a concurrent writer committed between our read and write
+        raise PreconditionFailed(
+            "The case changed while your update was applied; fetch it again and retry."
+        ) from exc
+    return case
+
+
+def _apply(case: Case, data: CaseCreate) -> None:
+    case.title = data.title
+    case.occurred_at = data.occurred_at
+    case.summary = data.summary
+    case.status = data.status.value
+    case.weapon = data.weapon
+    case.responsible_party = data.responsible_party
+    location = data.location
+    case.location_name = location.name if location else None
+    case.location_country = location.country if location else None
+    case.location_admin_area = location.admin_area if location else None
+    case.latitude = location.lat if location else None
+    case.longitude = location.lon if location else None
+    casualties = data.casualties
+    case.killed = casualties.killed if casualties else None
+    case.injured = casualties.injured if casualties else None
+    case.children_killed = casualties.children_killed if casualties else None
+    case.children_injured = casualties.children_injured if casualties else None
+    current = {tag.tag: tag for tag in case.tags}
+    case.tags = [current.get(tag) or CaseTag(tag=tag) for tag in data.tags]
+
+
+def _as_input(case: Case) -> dict[str, Any]:
+    """The case as a CaseCreate-shaped dict: the base a merge patch applies to."""
+    read = case_read(case).model_dump()
+    return {
+        "title": read["title"],
+        "occurred_at": read["occurred_at"],
+        "summary": read["summary"],
+        "status": read["status"],
+        "tags": read["tags"],
+        "weapon": read["weapon"],
+        "responsible_party": read["responsible_party"],
+        "location": read["location"],
+        "casualties": read["casualties"],
+    }
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(target)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def case_read(case: Case) -> CaseRead:
+    has_location = any(
+        v is not None
+        for v in (
+            case.location_name,
+            case.location_country,
+            case.location_admin_area,
+            case.latitude,
+        )
+    )
+    return CaseRead(
+        id=case.id,
+        title=case.title,
+        occurred_at=case.occurred_at,
+        summary=case.summary,
+        status=case.status,  # type: ignore[arg-type]
+        tags=[t.tag for t in case.tags],
+        weapon=case.weapon,
+        responsible_party=case.responsible_party,
+        location=LocationRead(
+            name=case.location_name,
+            country=case.location_country,
+            admin_area=case.location_admin_area,
+            lat=case.latitude,
+            lon=case.longitude,
+        )
+        if has_location
+        else None,
+        casualties=CasualtiesRead(
+            killed=case.killed,
+            injured=case.injured,
+            children_killed=case.children_killed,
+            children_injured=case.children_injured,
+        ),
+        created_by=case.created_by_id,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        version=case.version,
+    )

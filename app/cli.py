@@ -1,0 +1,149 @@
+"""The `casefile` command: serve, migrate and manage users from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from app.config import Settings
+from app.db import create_database
+from app.errors import AppError
+from app.migrate import schema_is_current, upgrade_to_head
+from app.models.user import GlobalRole
+from app.storage import StorageMisconfigured, open_object_store
+from app.users import service as users
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line, without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        errors = _field_errors(exc, prefix="CASEFILE_")
+        print(f"casefile: invalid configuration:\n{errors}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.handler(settings, args)
+    except CommandError as exc:
+        print(f"casefile: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OperationalError as exc:
+        print(f"casefile: cannot use the database: {exc.orig}", file=sys.stderr)
+        return EXIT_FAILURE
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casefile", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    user_commands = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = user_commands.add_parser("create", help="create a user and print its API token")
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=[r.value for r in GlobalRole])
+    create.set_defaults(handler=_create_user)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.logs import configure_logging
+    from app.main import create_app
+
+    configure_logging()
+    upgrade_to_head(settings.database_url)
+    _preflight_storage(settings)
+    database = create_database(settings.database_url)
+    try:
+        with database.write_sessions.begin() as session:
+            issued = users.bootstrap_admin(session)
+    finally:
+        database.dispose()
+    base_url = f"http://{args.host}:{args.port}"
+    if issued is not None:
+        print(f"Admin token: {issued.secret}", flush=True)
+        print("(shown once: store it now; `casefile users create` makes more users)", flush=True)
+    print(f"Casefile is serving at {base_url} (API docs: {base_url}/docs)", flush=True)
+    common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False}
+    if args.workers > 1:
+        # Each worker builds its own app from the same environment.
+        uvicorn.run("app.main:create_app", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    upgrade_to_head(settings.database_url)
+    print("database schema is current", file=sys.stderr)
+    return 0
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from app.users.schemas import UserCreate
+
+    try:
+        data = UserCreate(name=args.name, role=GlobalRole(args.role))
+    except ValidationError as exc:
+        raise CommandError(f"invalid user:\n{_field_errors(exc)}") from exc
+    database = create_database(settings.database_url)
+    try:
+        if not schema_is_current(database.engine):
+            raise CommandError("the database schema is not current: run `casefile migrate` first")
+        with database.write_sessions.begin() as session:
+            try:
+                user = users.create_user(session, name=data.name, role=data.role)
+                session.flush()
+                issued = users.issue_token(session, user_id=user.id, issued_by=None, label="cli")
+            except AppError as exc:
+                raise CommandError(exc.detail) from exc
+    finally:
+        database.dispose()
+    print(issued.secret)
+    return 0
+
+
+def _preflight_storage(settings: Settings) -> None:
+    store = open_object_store(settings)
+    try:
+        store.check()
+    except (StorageMisconfigured, AppError) as exc:
+        raise CommandError(f"object storage ({store.description}) is not usable: {exc}") from exc
+    finally:
+        store.close()
+
+
+def _field_errors(exc: ValidationError, prefix: str = "") -> str:
+    return "\n".join(
+        f"  {prefix}{'.'.join(str(p) for p in err['loc']).upper() if prefix else err['loc'][0]}: "
+        f"{err['msg']}"
+        for err in exc.errors(include_input=False)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

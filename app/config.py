@@ -1,0 +1,92 @@
+"""Runtime configuration: exactly the `CASEFILE_*` variables of the operations contract."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GIB = 1024**3
+
+
+class StorageLocation:
+    """A parsed `CASEFILE_STORAGE_URL`: either a local directory or an S3 bucket and prefix."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.scheme = parts.scheme
+        if parts.scheme == "file":
+            # file://./rel/path and file:///abs/path both mean a directory on this machine.
+            raw = (parts.netloc + parts.path) if parts.netloc else parts.path
+            if not raw:
+                raise ValueError("file:// storage URL needs a directory path")
+            self.path = Path(raw)
+            self.bucket = ""
+            self.prefix = ""
+        elif parts.scheme == "s3":
+            if not parts.netloc:
+                raise ValueError("s3:// storage URL needs a bucket name: s3://BUCKET[/PREFIX]")
+            self.path = Path()
+            self.bucket = parts.netloc
+            self.prefix = parts.path.strip("/")
+        else:
+            raise ValueError("storage URL must start with file:// or s3://")
+        if parts.query or parts.fragment:
+            raise ValueError("storage URL takes no query string or fragment")
+
+
+class Settings(BaseSettings):
+    """Read once at start; every process of a deployment must see the same values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CASEFILE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # -- persistence -------------------------------------------------------------------------
+    database_url: str = "sqlite:///./casefile-data/casefile.db"
+    storage_url: str = "file://./casefile-data/objects"
+    s3_endpoint_url: str | None = None
+    s3_object_lock_days: Annotated[int, Field(gt=0, le=36500)] | None = None
+
+    # -- keys ----------------------------------------------------------------------------------
+    signing_key_file: Path = Path("./casefile-data/signing-key.pem")
+    identity_key_file: Path = Path("./casefile-data/identity-key")
+
+    # -- limits --------------------------------------------------------------------------------
+    max_upload_bytes: Annotated[int, Field(gt=0)] = 20 * GIB
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme in ("postgresql", "postgres"):
+            # One driver everywhere: psycopg 3. Accept the plain libpq spelling too.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if scheme not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+            raise ValueError("database URL must be sqlite:///PATH or postgresql+psycopg://…")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        StorageLocation(value)
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("S3 endpoint must be an http:// or https:// URL")
+        return value or None
+
+    @cached_property
+    def storage(self) -> StorageLocation:
+        return StorageLocation(self.storage_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

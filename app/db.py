@@ -1,0 +1,157 @@
+"""Database engine, declarative base and the one-session-per-request dependency."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, Uuid, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends (SQLite stores no offset; PostgreSQL timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def same_as_created(context: Any) -> datetime:
+    """Default for updated_at: exactly the row's created_at, not a microsecond later."""
+    created: datetime = context.get_current_parameters()["created_at"]
+    return created
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """SQL for a CHECK constraint that keeps `column` within an enum's values."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine with two session factories: reads, and writes (which lock early on SQLite)."""
+
+    engine: Engine
+    read_sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_database(url: str) -> Database:
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url)
+        # SQLite allows one writer: take the write lock at BEGIN so a request that read first
+        # never fails to upgrade its lock (SQLITE_BUSY_SNAPSHOT) half way through.
+        writer: Engine = engine.execution_options(casefile_sqlite_begin="BEGIN IMMEDIATE")
+    else:
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30
+        )
+        writer = engine
+    options: dict[str, Any] = {"expire_on_commit": False, "autoflush": True}
+    return Database(
+        engine=engine,
+        read_sessions=sessionmaker(engine, **options),
+        write_sessions=sessionmaker(writer, **options),
+    )
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its directory; the embedded default must just work."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    ensure_sqlite_directory(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a committed evidence record survives power loss, not just a process crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        statement = connection.get_execution_options().get("casefile_sqlite_begin", "BEGIN")
+        connection.exec_driver_sql(statement)
+
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield the request's session; commit if the endpoint succeeded, else roll back.
+
+    Declared with scope="function" so the commit happens before the response is sent: a client
+    never sees a success for a change that then failed to commit.
+    """
+    database: Database = request.app.state.database
+    factory = database.read_sessions if request.method in SAFE_METHODS else database.write_sessions
+    with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,0 +1,1 @@
+"""Small shared pieces: pagination, ETags, idempotency, problems, schemas, middleware."""

@@ -1,0 +1,187 @@
+"""`Idempotency-Key` on creating POSTs: a retried request gets the first response, not a twin.
+
+The record of a response is written in the same transaction as the thing it created, so either
+both exist or neither does. A retry that arrives while the first request is still running gets
+409: on PostgreSQL a transaction-scoped advisory lock on the key marks the request in flight (it
+vanishes with the transaction, even if the process dies); on SQLite writers are serialised, so a
+retry simply waits for the first to finish and then replays it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, cast
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from app.auth.dependencies import CurrentPrincipal
+from app.db import DbSession, utcnow
+from app.errors import (
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    IdempotencyNotReplayable,
+    InvalidParameter,
+)
+from app.kit.responses import json_response
+from app.models.idempotency import IdempotencyRecord
+
+RETENTION = timedelta(hours=24)
+_KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by the guard to answer with a remembered response instead of running the route."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("idempotent replay")
+        self.response = response
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    user_id: uuid.UUID
+    key: str
+    request_sha256: str
+
+    def remember(
+        self,
+        session: Session,
+        body: BaseModel,
+        *,
+        status_code: int,
+        location: str | None = None,
+        etag: str | None = None,
+        replayable: bool = True,
+    ) -> None:
+        """Record the response in the caller's transaction. `replayable=False` for secrets."""
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == self.user_id, IdempotencyRecord.key == self.key
+            )
+        )
+        session.add(
+            IdempotencyRecord(
+                user_id=self.user_id,
+                key=self.key,
+                request_sha256=self.request_sha256,
+                status_code=status_code,
+                response_body=body.model_dump_json().encode() if replayable else None,
+                location=location,
+                etag=etag,
+            )
+        )
+
+
+def created(
+    session: Session,
+    claim: IdempotencyClaim | None,
+    body: BaseModel,
+    *,
+    location: str,
+    etag: str | None = None,
+    replayable: bool = True,
+) -> Response:
+    """The 201 answer of a creating POST, remembered under its Idempotency-Key if it has one."""
+    if claim is not None:
+        claim.remember(
+            session, body, status_code=201, location=location, etag=etag, replayable=replayable
+        )
+    return json_response(body, status_code=201, location=location, etag=etag)
+
+
+def _fingerprint(method: str, path: str, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        canonical = body
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _lock_id(user_id: uuid.UUID, key: str) -> int:
+    raw = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()[:8]
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _replay_or_claim(session: Session, claim: IdempotencyClaim) -> IdempotencyClaim:
+    if session.get_bind().dialect.name == "postgresql":
+        locked = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:id)"),
+            {"id": _lock_id(claim.user_id, claim.key)},
+        ).scalar_one()
+        if not locked:
+            raise IdempotencyInFlight()
+    record = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == claim.user_id,
+            IdempotencyRecord.key == claim.key,
+            IdempotencyRecord.created_at > utcnow() - RETENTION,
+        )
+    ).first()
+    if record is None:
+        return claim
+    if record.request_sha256 != claim.request_sha256:
+        raise IdempotencyKeyReused()
+    if record.response_body is None:
+        raise IdempotencyNotReplayable(
+            "The first request with this key created a secret that is shown only once. "
+            f"It is at {record.location}; revoke it and create another if it was lost."
+        )
+    headers = {"Idempotent-Replayed": "true"}
+    if record.location:
+        headers["Location"] = record.location
+    if record.etag:
+        headers["ETag"] = record.etag
+    raise IdempotentReplay(
+        Response(
+            content=record.response_body,
+            status_code=record.status_code,
+            media_type="application/json",
+            headers=headers,
+        )
+    )
+
+
+async def idempotency_guard(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description=(
+                "Makes a retry safe: the same key and body within 24 h returns the first "
+                "response; the same key with another body is refused (422)."
+            ),
+        ),
+    ] = None,
+) -> IdempotencyClaim | None:
+    if idempotency_key is None:
+        return None
+    if not 1 <= len(idempotency_key) <= 255 or not set(idempotency_key) <= _KEY_CHARS:
+        raise InvalidParameter("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    body = await request.body()
+    claim = IdempotencyClaim(
+        user_id=principal.user_id,
+        key=idempotency_key,
+        request_sha256=_fingerprint(request.method, request.url.path, body),
+    )
+    return await run_in_threadpool(_replay_or_claim, session, claim)
+
+
+Idempotency = Annotated[IdempotencyClaim | None, Depends(idempotency_guard)]
+
+
+async def on_idempotent_replay(_request: Request, exc: Exception) -> Response:
+    return cast(IdempotentReplay, exc).response

@@ -1,0 +1,86 @@
+"""The outermost layer of every request: request id, metrics, access log, last-resort 500.
+
+A pure ASGI middleware (not BaseHTTPMiddleware) so streamed bodies pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.kit.metrics import HttpMetrics
+from app.kit.problems import problem_response
+from app.kit.request_context import accept_request_id, bind_request_id, reset_request_id
+
+access_log = logging.getLogger("casefile.access")
+error_log = logging.getLogger("casefile.errors")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = _header(scope, b"x-request-id")
+        request_id = accept_request_id(supplied)
+        token = bind_request_id(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        self.metrics.in_progress.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Anything reaching here is a bug: log it in full, answer a body that reveals nothing.
+            error_log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not response_started:
+                response = problem_response(
+                    500, "Internal Server Error", "An unexpected error occurred; it was logged."
+                )
+                await response(scope, receive, send_with_id)
+            status = 500
+        finally:
+            self.metrics.in_progress.dec()
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            # The path template, never the query string: a search term may be a witness's name.
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            reset_request_id(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

@@ -1,0 +1,65 @@
+"""Base schema classes and reusable constrained field types for request and response bodies."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
+
+# C0/C1 control characters (NUL included) have no place in names or titles; long text keeps
+# line breaks and tabs. They are refused, not stripped: silently changing evidence text is worse.
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
+def _reject_controls(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError("must not contain control characters")
+    return unicodedata.normalize("NFC", value)
+
+
+def single_line(value: str) -> str:
+    return _reject_controls(value)
+
+
+def multi_line(value: str) -> str:
+    return _reject_controls(value, _LINE_BREAKS)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC):
+        raise ValueError("must not be in the future")
+    return value
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(single_line),
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(single_line),
+]
+LongText = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(multi_line)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+PastUtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc), AfterValidator(_not_in_future)]
+
+
+class InputSchema(BaseModel):
+    """Request bodies: unknown fields are an error, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadSchema(BaseModel):
+    """Response bodies, built from ORM objects or plain data."""
+
+    model_config = ConfigDict(from_attributes=True)

@@ -1,0 +1,98 @@
+"""The application factory: wiring of settings, database, object store, routes and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from app import __version__
+from app.auth.dependencies import authenticate
+from app.cases.router import router as cases_router
+from app.config import Settings
+from app.db import create_database
+from app.kit.idempotency import IdempotentReplay, on_idempotent_replay
+from app.kit.metrics import HttpMetrics
+from app.kit.middleware import RequestContextMiddleware
+from app.kit.openapi import build_openapi
+from app.kit.problems import install_problem_handlers
+from app.members.router import router as members_router
+from app.migrate import schema_is_current
+from app.ops.router import router as ops_router
+from app.storage import StorageMisconfigured, open_object_store
+from app.users.router import router as users_router
+
+# JSON bodies are small; uploads (which stream) set their own, larger limit on their routes.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+
+DESCRIPTION = """\
+Evidence-tracking case management for human-rights investigations.
+
+Every request needs `Authorization: Bearer <token>` except the probes. Errors are RFC 9457
+`application/problem+json`. Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`).
+Single resources carry an `ETag`; `PATCH` needs `If-Match`. Creating `POST`s accept an
+`Idempotency-Key`. Witness identities are shown only to members allowed to see them.
+"""
+
+TAGS = [
+    {"name": "cases", "description": "Strikes under investigation."},
+    {"name": "members", "description": "Who works on a case, and who may identify witnesses."},
+    {"name": "users", "description": "People and their API tokens (admins)."},
+    {"name": "operations", "description": "Probes and metrics."},
+]
+
+
+class StartupError(RuntimeError):
+    """The service cannot start as configured; the message says what to fix."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = create_database(settings.database_url)
+        try:
+            if not schema_is_current(database.engine):
+                raise StartupError("the database schema is not current: run `casefile migrate`")
+            store = open_object_store(settings)
+            try:
+                store.check()
+            except StorageMisconfigured as exc:
+                raise StartupError(f"object storage ({store.description}): {exc}") from exc
+        except BaseException:
+            database.dispose()
+            raise
+        app.state.database = database
+        app.state.object_store = store
+        try:
+            yield
+        finally:
+            store.close()
+            database.dispose()
+
+    app = FastAPI(
+        title="Casefile",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        dependencies=[Depends(authenticate)],
+        max_body_size=MAX_JSON_BODY_BYTES,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.add_exception_handler(IdempotentReplay, on_idempotent_replay)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for router in (ops_router, users_router, cases_router, members_router):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        return build_openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,1 @@
+"""The members domain: router, schemas, service."""

@@ -1,0 +1,1 @@
+"""The ops domain: router, schemas, service."""

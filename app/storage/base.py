@@ -1,0 +1,126 @@
+"""The object store interface shared by the local-filesystem and S3 implementations.
+
+Contract, checked by one test suite against both implementations:
+- writes stream through a writer and become visible under their key only on `commit()`;
+  a writer that fails or is abandoned leaves nothing under the key (at most a temp object
+  that `purge_incomplete` removes);
+- a committed key is never overwritten (evidence is immutable): committing to a taken key fails;
+- reads stream in bounded chunks, optionally a byte range, never loading a whole object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+READ_CHUNK_BYTES = 1024 * 1024
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}")
+
+
+class ObjectMissing(Exception):
+    """No committed object under this key."""
+
+
+class ObjectExists(Exception):
+    """A committed object already holds this key; it is never replaced."""
+
+
+class RangeNotSatisfiable(ValueError):
+    """A read that starts at or beyond the end of a non-empty object."""
+
+
+class StorageMisconfigured(Exception):
+    """The store can never work as configured (missing bucket, denied access, bad path)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+def validate_key(key: str) -> str:
+    """Keys are slash-separated safe segments: no traversal, no hidden names, no surprises."""
+    segments = key.split("/")
+    if len(key) > 512 or not all(_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> StoredObject:
+        """Make the object visible under its key, durably. Fails with ObjectExists if taken."""
+        ...
+
+    def abort(self) -> None:
+        """Discard everything written; safe to call more than once."""
+        ...
+
+    def __enter__(self) -> ObjectWriter: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class ObjectStore(Protocol):
+    description: str
+
+    def check(self) -> None:
+        """Raise StorageMisconfigured or StorageUnavailable unless reads and writes can work."""
+        ...
+
+    def writer(self, key: str) -> ObjectWriter: ...
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream the bytes [start, start+length) of a committed object."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def purge_incomplete(self, older_than: timedelta) -> int:
+        """Remove temp objects of writers abandoned longer ago than `older_than`; return count."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class WriterBase:
+    """Context-manager behaviour shared by the writers: abort unless committed."""
+
+    committed = False
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.committed:
+            self.abort()
+
+
+def put_chunks(store: ObjectStore, key: str, chunks: Iterable[bytes]) -> StoredObject:
+    """Write an iterable of chunks as one object (convenience over `writer`)."""
+    with store.writer(key) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.commit()

@@ -1,0 +1,174 @@
+"""Object store on the local filesystem: the zero-setup default for a single machine.
+
+Each write goes to a private temp file under `.incoming/`, is fsynced, then hard-linked to its
+final path (an atomic, no-overwrite placement), and the directory is fsynced so the new name
+survives a power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from app.errors import StorageUnavailable
+from app.storage.base import (
+    READ_CHUNK_BYTES,
+    ObjectExists,
+    ObjectMissing,
+    RangeNotSatisfiable,
+    StorageMisconfigured,
+    StoredObject,
+    WriterBase,
+    validate_key,
+)
+
+_INCOMING = ".incoming"
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.incoming = self.root / _INCOMING
+        self.description = f"local directory {self.root}"
+        try:
+            self.incoming.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageMisconfigured(f"cannot create {self.incoming}: {exc.strerror}") from exc
+
+    def check(self) -> None:
+        probe = self.incoming / f"probe-{uuid.uuid4().hex}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageUnavailable(f"object directory not writable: {exc.strerror}") from exc
+
+    def writer(self, key: str) -> LocalObjectWriter:
+        final = self._path(key)
+        temp = self.incoming / f"{uuid.uuid4().hex}.part"
+        return LocalObjectWriter(key=key, temp=temp, final=final)
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        handle = self._open(key)
+        return _read_range(handle, start, length)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise ObjectMissing(key) from exc
+
+    def purge_incomplete(self, older_than: timedelta) -> int:
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
+        for temp in self.incoming.glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+        return removed
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per operation."""
+
+    def _path(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+    def _open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(key) from exc
+
+
+def _read_range(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
+    size = os.fstat(handle.fileno()).st_size
+    if start and start >= size:
+        handle.close()
+        raise RangeNotSatisfiable(f"range starts at {start}, object has {size} bytes")
+    return _chunks(handle, start, length)
+
+
+def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        remaining = length
+        while remaining is None or remaining > 0:
+            want = READ_CHUNK_BYTES if remaining is None else min(READ_CHUNK_BYTES, remaining)
+            chunk = handle.read(want)
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+class LocalObjectWriter(WriterBase):
+    def __init__(self, *, key: str, temp: Path, final: Path) -> None:
+        self.key = key
+        self.temp = temp
+        self.final = final
+        self.size = 0
+        self._file: BinaryIO | None = temp.open("xb")
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            raise RuntimeError("writer is closed")
+        with _disk_full_is_unavailability():
+            self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> StoredObject:
+        if self._file is None:
+            raise RuntimeError("writer is closed")
+        with _disk_full_is_unavailability():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.temp, self.final)
+            except FileExistsError as exc:
+                raise ObjectExists(self.key) from exc
+            finally:
+                self.temp.unlink(missing_ok=True)
+        os.chmod(self.final, 0o440)  # originals are read-only on disk too
+        _fsync_directory(self.final.parent)
+        self.committed = True
+        return StoredObject(key=self.key, size=self.size)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.temp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _disk_full_is_unavailability() -> Iterator[None]:
+    """A full or read-only disk is an outage an operator can fix, not a bug: answer 503."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+            raise StorageUnavailable(f"cannot store object: {exc.strerror}") from exc
+        raise
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,234 @@
+"""Object store on S3 or any S3-compatible server (MinIO, SeaweedFS, Ceph), through boto3.
+
+Atomic placement comes from S3 itself: a PutObject or a multipart upload becomes visible only
+when it completes. Small objects are one PutObject; larger ones a multipart upload with parts
+of PART_BYTES, so memory stays bounded whatever the object size. An abandoned multipart upload
+is the S3 "temp object"; `purge_incomplete` aborts old ones. Overwrites are refused with a
+conditional write (If-None-Match: *).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.errors import StorageUnavailable
+from app.storage.base import (
+    READ_CHUNK_BYTES,
+    ObjectExists,
+    ObjectMissing,
+    RangeNotSatisfiable,
+    StorageMisconfigured,
+    StoredObject,
+    WriterBase,
+    validate_key,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+log = logging.getLogger("casefile.storage")
+
+PART_BYTES = 16 * 1024 * 1024
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_TAKEN_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+
+
+def make_s3_client(endpoint_url: str | None) -> S3Client:
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=60,
+        max_pool_connections=64,
+        s3={"addressing_style": "path"} if endpoint_url else {},
+    )
+    client: S3Client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+    return client
+
+
+class S3ObjectStore:
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.description = f"s3://{bucket}/{self.prefix}"
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageMisconfigured(
+                    f"S3 bucket {self.bucket!r} does not exist; create it before starting"
+                ) from exc
+            if code in ("403", "AccessDenied"):
+                raise StorageMisconfigured(
+                    f"access to S3 bucket {self.bucket!r} is denied for these credentials"
+                ) from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def writer(self, key: str) -> S3ObjectWriter:
+        return S3ObjectWriter(self.client, self.bucket, self._key(key), key)
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        if length == 0:
+            return iter(())
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            request["Range"] = f"bytes={start}-{end}"
+        with _translated(key):
+            body = self.client.get_object(**request)["Body"]
+        return _stream(body, key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except ObjectMissing:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        with _translated(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return int(head["ContentLength"])
+
+    def purge_incomplete(self, older_than: timedelta) -> int:
+        cutoff = datetime.now(UTC) - older_than
+        removed = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        with _translated(self.prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed += 1
+        return removed
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _key(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+
+class S3ObjectWriter(WriterBase):
+    def __init__(self, client: S3Client, bucket: str, full_key: str, key: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.full_key = full_key
+        self.key = key
+        self.size = 0
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[CompletedPartTypeDef] = []
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise RuntimeError("writer is closed")
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= PART_BYTES:
+            part = bytes(self._buffer[:PART_BYTES])
+            del self._buffer[:PART_BYTES]
+            self._upload_part(part)
+
+    def commit(self) -> StoredObject:
+        if self._closed:
+            raise RuntimeError("writer is closed")
+        with _translated(self.key):
+            if self._upload_id is None:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self.full_key, Body=bytes(self._buffer), IfNoneMatch="*"
+                )
+            else:
+                if self._buffer:
+                    self._upload_part(bytes(self._buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self.full_key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                    IfNoneMatch="*",
+                )
+        self._buffer = bytearray()
+        self._closed = True
+        self.committed = True
+        return StoredObject(key=self.key, size=self.size)
+
+    def abort(self) -> None:
+        self._buffer = bytearray()
+        self._closed = True
+        if self._upload_id is not None and not self.committed:
+            upload_id, self._upload_id = self._upload_id, None
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.full_key, UploadId=upload_id
+                )
+            except (BotoCoreError, ClientError):
+                # Left for purge_incomplete; the original failure matters more than this one.
+                log.warning("could not abort multipart upload", extra={"key": self.key})
+
+    def _upload_part(self, part: bytes) -> None:
+        with _translated(self.key):
+            if self._upload_id is None:
+                created = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.full_key)
+                self._upload_id = created["UploadId"]
+            number = len(self._parts) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.full_key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=part,
+            )
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+
+def _stream(body: Any, key: str) -> Iterator[bytes]:
+    try:
+        with _translated(key):
+            yield from body.iter_chunks(READ_CHUNK_BYTES)
+    finally:
+        body.close()
+
+
+@contextlib.contextmanager
+def _translated(key: str) -> Iterator[None]:
+    """Map boto3 failures onto the store's errors: missing, taken, or unavailable."""
+    try:
+        yield
+    except ClientError as exc:
+        code = _error_code(exc)
+        if code in _MISSING_CODES:
+            raise ObjectMissing(key) from exc
+        if code in _TAKEN_CODES:
+            raise ObjectExists(key) from exc
+        if code == "InvalidRange":
+            raise RangeNotSatisfiable(key) from exc
+        raise _unavailable(exc) from exc
+    except BotoCoreError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _unavailable(exc: Exception) -> StorageUnavailable:
+    log.warning("object storage failure: %s", exc)
+    return StorageUnavailable("Object storage cannot be reached; retry later.")
