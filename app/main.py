@@ -24,9 +24,6 @@ from app.ops.router import router as ops_router
 from app.storage import StorageMisconfigured, open_object_store
 from app.users.router import router as users_router
 
-# JSON bodies are small; uploads (which stream) set their own, larger limit on their routes.
-MAX_JSON_BODY_BYTES = 1024 * 1024
-
 DESCRIPTION = """\
 Evidence-tracking case management for human-rights investigations.
 
@@ -81,7 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         dependencies=[Depends(authenticate)],
-        max_body_size=MAX_JSON_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.metrics = metrics

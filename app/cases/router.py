@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import AwareDatetime
 
 from app.auth.dependencies import CaseCreator, CaseEditor, CaseReader, CurrentPrincipal
@@ -19,9 +19,10 @@ from app.kit.idempotency import Idempotency, created
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
+from app.kit.routing import api_router
 from app.models.case import CaseStatus
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = api_router(prefix="/api/v1/cases", tags=["cases"])
 
 
 class CasePage(Page[CaseRead]):
@@ -34,7 +35,9 @@ class CasePage(Page[CaseRead]):
     summary="Open a case (the creator becomes its lead)",
     status_code=201,
     response_model=CaseRead,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    responses=problem_responses(
+        400, 401, 403, 409, 413, 422, success=201, etag=True, location=True
+    ),
 )
 def create_case(
     body: CaseCreate, creator: CaseCreator, session: DbSession, claim: Idempotency
@@ -103,7 +106,7 @@ def list_cases(
     operation_id="getCase",
     summary="Read a case",
     response_model=CaseRead,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 404, 422, etag=True),
 )
 def get_case(access: CaseReader) -> Response:
     case = access.case
@@ -115,7 +118,7 @@ def get_case(access: CaseReader) -> Response:
     operation_id="updateCase",
     summary="Change a case (JSON merge patch; If-Match required)",
     response_model=CaseRead,
-    responses=problem_responses(400, 401, 403, 404, 412, 413, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 412, 413, 422, 428, etag=True),
 )
 def update_case(
     body: CasePatch, access: CaseEditor, session: DbSession, if_match: IfMatch = None

@@ -6,13 +6,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from app.auth.dependencies import is_public_endpoint
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.kit.routing import iter_api_routes
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _BEARER = "bearerAuth"
+_REQUEST_ID_HEADER = {
+    "description": "Identifies the request in logs; echoes the caller's X-Request-ID if valid.",
+    "schema": {"type": "string"},
+}
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -31,11 +35,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "An API token issued by an admin (`casefile users create` prints one).",
     }
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods or ():
-                operation = schema["paths"][route.path_format][method.lower()]
-                _finish_operation(operation, public=is_public_endpoint(route.endpoint))
+    for route in iter_api_routes(app):
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            _finish_operation(operation, public=is_public_endpoint(route.endpoint))
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema
@@ -49,6 +52,7 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
     if not public and "401" not in responses:
         responses["401"] = {"description": "Unauthorized"}
     for status, response in responses.items():
+        response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
         if status[0] in "45":
             # Every error is problem+json (RFC 9457), whatever FastAPI assumed.
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}

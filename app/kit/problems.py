@@ -10,10 +10,12 @@ from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -143,11 +145,24 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _on_http_exception(_request: Request, exc: Exception) -> Response:
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(exc.status_code, title, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; RFC 9110 wants them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(exc.status_code, title, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        match, _ = context.original_route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(context.methods or ())
+    return sorted(methods)
 
 
 async def _on_database_error(_request: Request, exc: Exception) -> Response:
@@ -170,9 +185,27 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_database_error)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the error statuses a route can answer."""
-    return {
+_ETAG_HEADER = {
+    "description": "Version of the resource; send it back in If-Match to change it.",
+    "schema": {"type": "string"},
+}
+_LOCATION_HEADER = {"description": "URL of the created resource.", "schema": {"type": "string"}}
+
+
+def problem_responses(
+    *statuses: int, success: int = 200, etag: bool = False, location: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries: the error statuses a route can answer, and the headers
+    of its success response."""
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"model": Problem, "description": HTTPStatus(status).phrase}
         for status in sorted(set(statuses))
     }
+    headers = {}
+    if etag:
+        headers["ETag"] = _ETAG_HEADER
+    if location:
+        headers["Location"] = _LOCATION_HEADER
+    if headers:
+        responses[success] = {"headers": headers}
+    return responses

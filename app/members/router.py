@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 from starlette.status import HTTP_204_NO_CONTENT
 
 from app.auth.dependencies import CaseMembershipManager, CaseReader
@@ -13,11 +13,12 @@ from app.db import DbSession
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
+from app.kit.routing import api_router
 from app.members import service
 from app.members.schemas import MemberPut, MemberRead
 from app.models.case import CaseMember
 
-router = APIRouter(prefix="/api/v1/cases/{case_id}/members", tags=["members"])
+router = api_router(prefix="/api/v1/cases/{case_id}/members", tags=["members"])
 
 UserId = Annotated[uuid.UUID, Path(description="The member's user id.")]
 

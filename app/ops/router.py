@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,9 +16,10 @@ from app.errors import AppError
 from app.kit.metrics import HttpMetrics
 from app.kit.problems import problem_response, problem_responses
 from app.kit.responses import json_response
+from app.kit.routing import api_router
 from app.storage import ObjectStore, StorageMisconfigured
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 log = logging.getLogger("casefile.ops")
 
 CheckResult = Literal["ok", "unavailable"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import Body, Path, Query, Response
 from starlette.status import HTTP_204_NO_CONTENT
 
 from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
@@ -15,6 +15,7 @@ from app.kit.idempotency import Idempotency, created
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
+from app.kit.routing import api_router
 from app.models.user import ApiToken, GlobalRole, User
 from app.users import service
 from app.users.schemas import (
@@ -26,7 +27,7 @@ from app.users.schemas import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
+router = api_router(prefix="/api/v1", tags=["users"])
 
 UserId = Annotated[uuid.UUID, Path(description="The user's id.")]
 _ADMIN_ERRORS = (401, 403)
@@ -65,7 +66,7 @@ def _token_read(token: ApiToken) -> TokenRead:
     summary="Create a user",
     status_code=201,
     response_model=UserRead,
-    responses=problem_responses(*_ADMIN_ERRORS, 409, 422),
+    responses=problem_responses(*_ADMIN_ERRORS, 409, 422, success=201, etag=True, location=True),
 )
 def create_user(
     body: UserCreate, _admin: AdminPrincipal, session: DbSession, claim: Idempotency
@@ -104,7 +105,7 @@ def list_users(
     operation_id="getCurrentUser",
     summary="The user this token belongs to",
     response_model=UserRead,
-    responses=problem_responses(401),
+    responses=problem_responses(401, etag=True),
 )
 def get_current_user(principal: CurrentPrincipal, session: DbSession) -> Response:
     user = service.get_user(session, principal.user_id)
@@ -116,7 +117,7 @@ def get_current_user(principal: CurrentPrincipal, session: DbSession) -> Respons
     operation_id="getUser",
     summary="Read a user",
     response_model=UserRead,
-    responses=problem_responses(*_ADMIN_ERRORS, 404, 422),
+    responses=problem_responses(*_ADMIN_ERRORS, 404, 422, etag=True),
 )
 def get_user(user_id: UserId, _admin: AdminPrincipal, session: DbSession) -> Response:
     user = service.get_user(session, user_id)
@@ -128,7 +129,7 @@ def get_user(user_id: UserId, _admin: AdminPrincipal, session: DbSession) -> Res
     operation_id="updateUser",
     summary="Change a user's role or deactivate it",
     response_model=UserRead,
-    responses=problem_responses(*_ADMIN_ERRORS, 404, 409, 412, 422, 428),
+    responses=problem_responses(*_ADMIN_ERRORS, 404, 409, 412, 422, 428, etag=True),
 )
 def update_user(
     user_id: UserId,
@@ -149,7 +150,7 @@ def update_user(
     summary="Issue an API token (its secret is shown once)",
     status_code=201,
     response_model=TokenCreated,
-    responses=problem_responses(*_ADMIN_ERRORS, 404, 409, 422),
+    responses=problem_responses(*_ADMIN_ERRORS, 404, 409, 422, success=201, location=True),
 )
 def create_token(
     user_id: UserId,

@@ -1,0 +1,76 @@
+"""Routers whose routes refuse oversized request bodies with a 413 problem, before parsing.
+
+JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB. A route that
+streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
+`request.stream()` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from app.errors import PayloadTooLarge
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+_LIMIT_MARK = "__casefile_body_limit__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def body_limit(limit_bytes: int) -> Callable[[F], F]:
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _LIMIT_MARK, limit_bytes)
+        return endpoint
+
+    return mark
+
+
+class LimitedBodyRequest(Request):
+    limit = DEFAULT_BODY_LIMIT
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            received = bytearray()
+            async for chunk in self.stream():
+                received += chunk
+                if len(received) > self.limit:
+                    raise _too_large(self.limit)
+            self._body = bytes(received)
+        return self._body
+
+
+class LimitedBodyRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        limit: int = getattr(self.endpoint, _LIMIT_MARK, DEFAULT_BODY_LIMIT)
+
+        async def limited(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(limit)
+            bounded = LimitedBodyRequest(request.scope, request.receive)
+            bounded.limit = limit
+            return await handler(bounded)
+
+        return limited
+
+
+def iter_api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every API route of the app, through included routers (which FastAPI keeps nested)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            yield route
+
+
+def api_router(**options: Any) -> APIRouter:
+    """An APIRouter whose routes enforce body limits; use it for every router of the app."""
+    return APIRouter(route_class=LimitedBodyRoute, **options)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes for this route.")

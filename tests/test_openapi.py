@@ -1,0 +1,95 @@
+"""The OpenAPI document describes the API as it behaves, for generated clients and scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.auth.dependencies import is_public_endpoint
+from app.kit.routing import LimitedBodyRoute, iter_api_routes
+
+PUBLIC_OPERATIONS = {"getHealth", "getReadiness", "getMetrics"}
+
+
+@pytest.fixture
+def spec(client: TestClient) -> dict[str, Any]:
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 200
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_operation_is_named_tagged_and_summarised(spec: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in operations(spec)]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for path, method, operation in operations(spec):
+        assert operation.get("tags"), (method, path)
+        assert operation.get("summary"), (method, path)
+        assert operation["operationId"][0].islower(), operation["operationId"]
+
+
+def test_only_the_probes_are_public(spec: dict[str, Any], app: FastAPI) -> None:
+    public = {op["operationId"] for _, _, op in operations(spec) if op["security"] == []}
+    assert public == PUBLIC_OPERATIONS
+    marked = {
+        route.operation_id for route in iter_api_routes(app) if is_public_endpoint(route.endpoint)
+    }
+    assert marked == PUBLIC_OPERATIONS
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_every_protected_operation_documents_its_errors_as_problems(spec: dict[str, Any]) -> None:
+    for path, method, operation in operations(spec):
+        if operation["operationId"] in PUBLIC_OPERATIONS:
+            continue
+        assert operation["security"] == [{"bearerAuth": []}]
+        responses = operation["responses"]
+        assert "401" in responses, (method, path)
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert set(response["content"]) == {"application/problem+json"}, (status, path)
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}
+            assert "X-Request-ID" in response["headers"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_creating_posts_take_an_idempotency_key(spec: dict[str, Any]) -> None:
+    for path, method, operation in operations(spec):
+        if method == "post" and "201" in operation["responses"]:
+            names = {p["name"] for p in operation.get("parameters", [])}
+            assert "Idempotency-Key" in names, path
+            assert "Location" in operation["responses"]["201"]["headers"], path
+
+
+def test_patches_require_if_match_and_document_the_preconditions(spec: dict[str, Any]) -> None:
+    patches = [(path, op) for path, method, op in operations(spec) if method == "patch"]
+    assert patches
+    for path, operation in patches:
+        names = {p["name"] for p in operation.get("parameters", [])}
+        assert "If-Match" in names, path
+        assert {"412", "428"} <= set(operation["responses"]), path
+        assert "ETag" in operation["responses"]["200"]["headers"], path
+
+
+def test_request_bodies_have_examples(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    for name in ("CaseCreate", "CasePatch", "UserCreate", "MemberPut", "CaseRead", "Problem"):
+        assert schemas[name].get("examples"), name
+
+
+def test_every_route_refuses_oversized_bodies(app: FastAPI) -> None:
+    """Routers must be made with kit.routing.api_router, whose routes bound the body size."""
+    for route in iter_api_routes(app):
+        assert isinstance(route, LimitedBodyRoute), route.path
