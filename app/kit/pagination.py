@@ -92,9 +92,13 @@ def after_position(
     )
 
 
-def next_cursor(listing: str, rows: list[Any], limit: int) -> str | None:
+def next_cursor(
+    listing: str, rows: list[Any], limit: int, *, id_attribute: str = "id"
+) -> str | None:
     """Given up to limit+1 fetched rows, the cursor for the next page (or None at the end)."""
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return encode_cursor(listing, Position(created_at=last.created_at, id=last.id))
+    return encode_cursor(
+        listing, Position(created_at=last.created_at, id=getattr(last, id_attribute))
+    )

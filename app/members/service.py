@@ -38,10 +38,8 @@ def list_members(
         position = decode_cursor(listing, page.cursor)
         query = query.where(after_position(CaseMember.created_at, CaseMember.user_id, position))
     rows = [(member, name) for member, name in session.execute(query)]
-    cursor = None
-    if len(rows) > page.limit:
-        cursor = next_cursor(listing, [m for m, _ in rows], page.limit)
-    return rows[: page.limit], cursor
+    members = [member for member, _ in rows]
+    return rows[: page.limit], next_cursor(listing, members, page.limit, id_attribute="user_id")
 
 
 def put_member(

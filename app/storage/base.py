@@ -52,6 +52,11 @@ def validate_key(key: str) -> str:
     return key
 
 
+def validate_range(start: int, length: int | None) -> None:
+    if start < 0 or (length is not None and length < 0):
+        raise ValueError("range start and length must not be negative")
+
+
 class ObjectWriter(Protocol):
     def write(self, data: bytes) -> None: ...
 

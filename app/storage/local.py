@@ -27,6 +27,7 @@ from app.storage.base import (
     StoredObject,
     WriterBase,
     validate_key,
+    validate_range,
 )
 
 _INCOMING = ".incoming"
@@ -53,9 +54,11 @@ class LocalObjectStore:
     def writer(self, key: str) -> LocalObjectWriter:
         final = self._path(key)
         temp = self.incoming / f"{uuid.uuid4().hex}.part"
-        return LocalObjectWriter(key=key, temp=temp, final=final)
+        with _disk_full_is_unavailability():
+            return LocalObjectWriter(key=key, root=self.root, temp=temp, final=final)
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        validate_range(start, length)
         handle = self._open(key)
         return _read_range(handle, start, length)
 
@@ -63,10 +66,10 @@ class LocalObjectStore:
         return self._path(key).is_file()
 
     def size(self, key: str) -> int:
-        try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError as exc:
-            raise ObjectMissing(key) from exc
+        path = self._path(key)
+        if not path.is_file():  # a directory is a key prefix, not an object
+            raise ObjectMissing(key)
+        return path.stat().st_size
 
     def purge_incomplete(self, older_than: timedelta) -> int:
         cutoff = time.time() - older_than.total_seconds()
@@ -87,7 +90,7 @@ class LocalObjectStore:
     def _open(self, key: str) -> BinaryIO:
         try:
             return self._path(key).open("rb")
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise ObjectMissing(key) from exc
 
 
@@ -114,8 +117,9 @@ def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]
 
 
 class LocalObjectWriter(WriterBase):
-    def __init__(self, *, key: str, temp: Path, final: Path) -> None:
+    def __init__(self, *, key: str, root: Path, temp: Path, final: Path) -> None:
         self.key = key
+        self.root = root
         self.temp = temp
         self.final = final
         self.size = 0
@@ -136,10 +140,11 @@ class LocalObjectWriter(WriterBase):
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
-            self.final.parent.mkdir(parents=True, exist_ok=True)
             try:
+                _make_directories_durably(self.root, self.final.parent)
                 os.link(self.temp, self.final)
-            except FileExistsError as exc:
+            except (FileExistsError, NotADirectoryError) as exc:
+                # The key, or a prefix of it, is already an object.
                 raise ObjectExists(self.key) from exc
             finally:
                 self.temp.unlink(missing_ok=True)
@@ -164,6 +169,17 @@ def _disk_full_is_unavailability() -> Iterator[None]:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
             raise StorageUnavailable(f"cannot store object: {exc.strerror}") from exc
         raise
+
+
+def _make_directories_durably(root: Path, directory: Path) -> None:
+    """mkdir -p, fsyncing each new directory's parent so the new names survive a power cut."""
+    missing = []
+    while directory != root and not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        _fsync_directory(new.parent)
 
 
 def _fsync_directory(path: Path) -> None:

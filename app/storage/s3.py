@@ -29,6 +29,7 @@ from app.storage.base import (
     StoredObject,
     WriterBase,
     validate_key,
+    validate_range,
 )
 
 if TYPE_CHECKING:
@@ -82,14 +83,24 @@ class S3ObjectStore:
         return S3ObjectWriter(self.client, self.bucket, self._key(key), key)
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        validate_range(start, length)
+        full_key = self._key(key)
         if length == 0:
+            size = self.size(key)  # still: the object must exist and the start be inside it
+            if start and start >= size:
+                raise RangeNotSatisfiable(f"range starts at {start}, object has {size} bytes")
             return iter(())
-        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)
             request["Range"] = f"bytes={start}-{end}"
-        with _translated(key):
-            body = self.client.get_object(**request)["Body"]
+        try:
+            with _translated(key):
+                body = self.client.get_object(**request)["Body"]
+        except RangeNotSatisfiable:
+            if start == 0:  # only an empty object cannot satisfy a range from its first byte
+                return iter(())
+            raise
         return _stream(body, key)
 
     def exists(self, key: str) -> bool:
@@ -111,12 +122,19 @@ class S3ObjectStore:
         with _translated(self.prefix):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for upload in page.get("Uploads", []):
-                    if upload["Initiated"] < cutoff:
+                    key, upload_id = upload["Key"], upload["UploadId"]
+                    if upload["Initiated"] < cutoff and self._idle_since(key, upload_id, cutoff):
                         self.client.abort_multipart_upload(
-                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                            Bucket=self.bucket, Key=key, UploadId=upload_id
                         )
                         removed += 1
         return removed
+
+    def _idle_since(self, key: str, upload_id: str, cutoff: datetime) -> bool:
+        """True unless a part arrived after `cutoff`: a slow upload still in progress is kept,
+        as the local store keeps a temp file that is still being written to."""
+        parts = self.client.list_parts(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        return all(part["LastModified"] < cutoff for part in parts.get("Parts", []))
 
     def close(self) -> None:
         self.client.close()
@@ -143,7 +161,8 @@ class S3ObjectWriter(WriterBase):
         self._buffer += data
         self.size += len(data)
         while len(self._buffer) >= PART_BYTES:
-            part = bytes(self._buffer[:PART_BYTES])
+            with memoryview(self._buffer) as view:
+                part = view[:PART_BYTES].tobytes()  # one copy, not two
             del self._buffer[:PART_BYTES]
             self._upload_part(part)
 
