@@ -23,7 +23,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs on whatever python3 the machine has
         print("Casefile needs Python 3.11 or newer.", file=sys.stderr)
         return 2
     if not argv or argv[0] not in COMMANDS:

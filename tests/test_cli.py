@@ -60,7 +60,8 @@ def test_users_create_prints_the_token_alone(
     token = result.stdout
     assert token.endswith("\n")
     token = token.strip()
-    assert "\n" not in token and " " not in token
+    assert "\n" not in token
+    assert " " not in token
     assert token.startswith("cf_")
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
