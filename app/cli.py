@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.logs import configure_logging
+    from app.logs import configure_logging, logging_config
     from app.main import create_app
 
     configure_logging()
@@ -88,7 +88,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Admin token: {issued.secret}", flush=True)
         print("(shown once: store it now; `casefile users create` makes more users)", flush=True)
     print(f"Casefile is serving at {base_url} (API docs: {base_url}/docs)", flush=True)
-    common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False}
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": logging_config(),
+        "access_log": False,
+    }
     if args.workers > 1:
         # Each worker builds its own app from the same environment.
         uvicorn.run("app.main:create_app", factory=True, workers=args.workers, **common)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         if value is not None and urlsplit(value).scheme not in ("http", "https"):
             raise ValueError("S3 endpoint must be an http:// or https:// URL")
         return value or None
+
+    @model_validator(mode="after")
+    def _object_lock_needs_s3(self) -> Self:
+        if self.s3_object_lock_days is not None and self.storage.scheme != "s3":
+            raise ValueError("CASEFILE_S3_OBJECT_LOCK_DAYS needs s3:// storage")
+        return self
 
     @cached_property
     def storage(self) -> StorageLocation:

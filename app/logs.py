@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,16 +38,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Route every logger (ours, uvicorn's, alembic's) through one JSON handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = []
-        logger.propagate = True
-    # Access lines come from our middleware (no query strings); uvicorn's would log them.
-    logging.getLogger("uvicorn.access").disabled = True
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """dictConfig routing every logger (ours, uvicorn's, alembic's) to one JSON handler on
+    stderr. Passed to uvicorn too, so that each worker process logs the same way."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "alembic": {"handlers": [], "propagate": True},
+            # Access lines come from our middleware (no query strings); uvicorn's would log them.
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+        },
+    }
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.config.dictConfig(logging_config(level))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -161,6 +162,30 @@ def test_serve_bootstraps_an_admin_once(settings: Settings, tmp_path: Path) -> N
     finally:
         second.terminate()
         second.wait(timeout=30)
+
+
+def test_serve_with_two_worker_processes(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [CASEFILE, "serve", "--port", str(port), "--workers", "2"],
+        env=environment(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        token = _read_admin_token(server)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base)
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(6):  # spread over both workers by the kernel's accept queue
+            assert httpx.get(f"{base}/api/v1/users/me", headers=headers).status_code == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    workers = {line for line in errors.splitlines() if "Started server process" in line}
+    assert len(workers) == 2, errors[-2000:]
 
 
 def _read_admin_token(process: subprocess.Popen[str]) -> str:

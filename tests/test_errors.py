@@ -66,7 +66,7 @@ def test_unhandled_error_is_a_generic_500_and_is_logged(
     assert "RuntimeError" in caplog.text
 
 
-def test_unhandled_error_on_a_public_route_too(boom_app: FastAPI) -> None:
+def test_a_request_without_token_never_reaches_the_failing_route(boom_app: FastAPI) -> None:
     with TestClient(boom_app) as client:
         # Without a token the auth layer answers first: no stack trace either way.
         assert_problem(client.get("/boom"), 401)
@@ -101,7 +101,9 @@ def test_request_id_is_echoed_only_if_harmless(
         int(returned, 16)
 
 
-def test_every_response_has_a_request_id(client: TestClient, admin: Actor) -> None:
+def test_every_response_has_a_request_id_and_is_never_cached(
+    client: TestClient, admin: Actor
+) -> None:
     ids = set()
     for answer in (
         client.get("/healthz"),
@@ -110,6 +112,8 @@ def test_every_response_has_a_request_id(client: TestClient, admin: Actor) -> No
         client.get("/nothing"),
     ):
         ids.add(answer.headers["x-request-id"])
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-content-type-options"] == "nosniff"
     assert len(ids) == 4
 
 

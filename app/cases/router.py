@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Annotated
 
 from fastapi import Query, Response
@@ -93,7 +94,7 @@ def list_cases(
         occurred_from=occurred_from,
         occurred_to=occurred_to,
         bbox=_parse_bbox(bbox) if bbox else None,
-        tags=[t.strip().lower() for t in tag if t.strip()],
+        tags=[unicodedata.normalize("NFC", t.strip().lower()) for t in tag if t.strip()],
     )
     cases, cursor = repository.list_visible_cases(
         session, principal=principal, filters=filters, page=page

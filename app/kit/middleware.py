@@ -40,7 +40,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                # Responses may hold case data or a witness's identity: no cache may keep them.
+                headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         self.metrics.in_progress.inc()
