@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from app.audit import service as audit
+from app.audit.signing import Signer, SigningKeyError, load_or_create_signer
+from app.audit.verify import verify_all
 from app.config import Settings
-from app.db import create_database
+from app.db import Database, create_database
 from app.errors import AppError
 from app.migrate import schema_is_current, upgrade_to_head
+from app.models.audit import AuditChain
 from app.models.user import GlobalRole
 from app.storage import StorageMisconfigured, open_object_store
 from app.users import service as users
@@ -65,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in GlobalRole])
     create.set_defaults(handler=_create_user)
+
+    audit_commands = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    verify = audit_commands.add_parser(
+        "verify", help="recompute every chain and checkpoint; non-zero exit on the first break"
+    )
+    verify.add_argument("--json", action="store_true", help="print the full report as JSON")
+    verify.set_defaults(handler=_audit_verify)
+    sign = audit_commands.add_parser("checkpoint", help="sign every chain head not yet signed")
+    sign.set_defaults(handler=_audit_checkpoint)
     return parser
 
 
@@ -77,7 +94,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging()
     upgrade_to_head(settings.database_url)
     _preflight_storage(settings)
-    database = create_database(settings.database_url)
+    database = _open_database(settings)
     try:
         with database.write_sessions.begin() as session:
             issued = users.bootstrap_admin(session)
@@ -115,21 +132,92 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
         data = UserCreate(name=args.name, role=GlobalRole(args.role))
     except ValidationError as exc:
         raise CommandError(f"invalid user:\n{_field_errors(exc)}") from exc
-    database = create_database(settings.database_url)
+    database = _open_database(settings)
     try:
-        if not schema_is_current(database.engine):
-            raise CommandError("the database schema is not current: run `casefile migrate` first")
         with database.write_sessions.begin() as session:
             try:
-                user = users.create_user(session, name=data.name, role=data.role)
+                user = users.create_user(
+                    session, name=data.name, role=data.role, actor_id=None, via="cli"
+                )
                 session.flush()
-                issued = users.issue_token(session, user_id=user.id, issued_by=None, label="cli")
+                issued = users.issue_token(
+                    session, user_id=user.id, issued_by=None, label="cli", via="cli"
+                )
             except AppError as exc:
                 raise CommandError(exc.detail) from exc
     finally:
         database.dispose()
     print(issued.secret)
     return 0
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    signer = _existing_signer(settings)
+    database = create_database(settings.database_url)
+    try:
+        _require_current_schema(database)
+        pinned = {signer.key_id: signer.public_pem} if signer else {}
+        report = verify_all(database.engine, pinned)
+    finally:
+        database.dispose()
+    summary = report.as_dict()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{summary['chains']} chains, {summary['events']} events, "
+            f"{summary['checkpoints']} checkpoints checked"
+        )
+    if report.ok:
+        print("audit trail intact", file=sys.stderr)
+        return 0
+    for problem in report.problems:
+        print(f"BROKEN: {problem.describe()}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _audit_checkpoint(settings: Settings, _args: argparse.Namespace) -> int:
+    database = _open_database(settings)
+    try:
+        with database.write_sessions.begin() as session:
+            chains = session.scalars(select(AuditChain.chain_id)).all()
+            signed = sum(1 for chain in chains if audit.checkpoint(session, chain) is not None)
+    finally:
+        database.dispose()
+    print(f"signed {signed} chain head(s)", file=sys.stderr)
+    return 0
+
+
+def _open_database(settings: Settings) -> Database:
+    """The database with the signing key, for commands that write (and so append to the audit
+    trail); refuses a schema that is not current."""
+    try:
+        signer = load_or_create_signer(settings.signing_key_file)
+    except SigningKeyError as exc:
+        raise CommandError(str(exc)) from exc
+    database = create_database(settings.database_url, signer=signer)
+    try:
+        _require_current_schema(database)
+        with database.write_sessions.begin() as session:
+            audit.register_signing_key(session, signer)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def _existing_signer(settings: Settings) -> Signer | None:
+    if not settings.signing_key_file.exists():
+        return None
+    try:
+        return load_or_create_signer(settings.signing_key_file)
+    except SigningKeyError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _require_current_schema(database: Database) -> None:
+    if not schema_is_current(database.engine):
+        raise CommandError("the database schema is not current: run `casefile migrate` first")
 
 
 def _preflight_storage(settings: Settings) -> None:

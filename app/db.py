@@ -25,6 +25,9 @@ NAMING_CONVENTION = {
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Sessions carry the audit trail's signer in their `info`, so that an append can sign a
+# checkpoint in the same transaction (see app.audit.service).
+SIGNER_INFO_KEY = "audit_signer"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -85,7 +88,7 @@ class Database:
         self.engine.dispose()
 
 
-def create_database(url: str) -> Database:
+def create_database(url: str, *, signer: object | None = None) -> Database:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
         # SQLite allows one writer: take the write lock at BEGIN so a request that read first
@@ -96,7 +99,11 @@ def create_database(url: str) -> Database:
             url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30
         )
         writer = engine
-    options: dict[str, Any] = {"expire_on_commit": False, "autoflush": True}
+    options: dict[str, Any] = {
+        "expire_on_commit": False,
+        "autoflush": True,
+        "info": {SIGNER_INFO_KEY: signer},
+    }
     return Database(
         engine=engine,
         read_sessions=sessionmaker(engine, **options),

@@ -9,6 +9,9 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from app import __version__
+from app.audit.router import router as audit_router
+from app.audit.service import register_signing_key
+from app.audit.signing import load_or_create_signer
 from app.auth.dependencies import authenticate
 from app.cases.router import router as cases_router
 from app.config import Settings
@@ -37,6 +40,7 @@ TAGS = [
     {"name": "cases", "description": "Strikes under investigation."},
     {"name": "members", "description": "Who works on a case, and who may identify witnesses."},
     {"name": "users", "description": "People and their API tokens (admins)."},
+    {"name": "audit", "description": "The tamper-evident audit trail and its signing keys."},
     {"name": "operations", "description": "Probes and metrics."},
 ]
 
@@ -51,10 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = create_database(settings.database_url)
+        signer = load_or_create_signer(settings.signing_key_file)
+        database = create_database(settings.database_url, signer=signer)
         try:
             if not schema_is_current(database.engine):
                 raise StartupError("the database schema is not current: run `casefile migrate`")
+            with database.write_sessions.begin() as session:
+                register_signing_key(session, signer)
             store = open_object_store(settings)
             try:
                 store.check()
@@ -65,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         app.state.database = database
         app.state.object_store = store
+        app.state.signer = signer
         try:
             yield
         finally:
@@ -84,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_idempotent_replay)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (ops_router, users_router, cases_router, members_router):
+    for router in (ops_router, users_router, cases_router, members_router, audit_router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -130,6 +130,11 @@ EXPECTED: dict[RouteKey, Access] = {
     ("GET", "/api/v1/cases/{case_id}/members"): case_members(*CASE_ROLES),
     ("PUT", "/api/v1/cases/{case_id}/members/{user_id}"): case_members("lead"),
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): case_members("lead", success=204),
+    # The audit trail: a case's events are for its members ("members only", issue 3); verifying
+    # every chain is for admins; the public keys are for anyone signed in.
+    ("GET", "/api/v1/cases/{case_id}/audit"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/audit/verify"): admin_only(),
+    ("GET", "/api/v1/signing-keys"): any_user(),
 }
 
 
@@ -360,6 +365,9 @@ DRIVERS: dict[RouteKey, Driver] = {
     ("GET", "/api/v1/cases/{case_id}/members"): Driver(_case),
     ("PUT", "/api/v1/cases/{case_id}/members/{user_id}"): Driver(_put_member),
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): Driver(_remove_member),
+    ("GET", "/api/v1/cases/{case_id}/audit"): Driver(_case),
+    ("GET", "/api/v1/audit/verify"): Driver(_no_params),
+    ("GET", "/api/v1/signing-keys"): Driver(_no_params),
 }
 
 

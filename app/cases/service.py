@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.audit import service as audit
+from app.audit.canonical import case_chain
 from app.auth.dependencies import CaseAccess, Principal
 from app.cases.schemas import (
     CaseCreate,
@@ -39,6 +41,16 @@ def create_case(session: Session, *, creator: Principal, data: CaseCreate) -> Ca
         )
     )
     session.flush()
+    audit.record(
+        session,
+        chain=case_chain(case.id),
+        action="case.created",
+        resource_type="case",
+        resource_id=case.id,
+        actor_id=creator.user_id,
+        case_id=case.id,
+        payload={"case": _snapshot(case), "lead": str(creator.user_id)},
+    )
     return case
 
 
@@ -55,6 +67,7 @@ def update_case(
         raise validation_problem(exc) from exc
     if data == CaseCreate.model_validate(_as_input(case)):
         return case  # nothing changes: same version, same ETag
+    before = _snapshot(case)
     _apply(case, data)
     case.updated_at = utcnow()
     try:
@@ -63,6 +76,16 @@ def update_case(
         raise PreconditionFailed(
             "The case changed while your update was applied; fetch it again and retry."
         ) from exc
+    audit.record(
+        session,
+        chain=case_chain(case.id),
+        action="case.updated",
+        resource_type="case",
+        resource_id=case.id,
+        actor_id=access.principal.user_id,
+        case_id=case.id,
+        payload={"version": case.version, "changes": audit.changes(before, _snapshot(case))},
+    )
     return case
 
 
@@ -86,6 +109,11 @@ def _apply(case: Case, data: CaseCreate) -> None:
     case.children_injured = casualties.children_injured if casualties else None
     current = {tag.tag: tag for tag in case.tags}
     case.tags = [current.get(tag) or CaseTag(tag=tag) for tag in data.tags]
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    """The case's facts as JSON, for audit payloads (cases hold no witness identity)."""
+    return CaseCreate.model_validate(_as_input(case)).model_dump(mode="json")
 
 
 def _as_input(case: Case) -> dict[str, Any]:

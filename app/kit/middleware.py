@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.metrics import HttpMetrics
 from app.kit.problems import problem_response
-from app.kit.request_context import accept_request_id, bind_request_id, reset_request_id
+from app.kit.request_context import accept_request_id, bind_request, reset_request
 
 access_log = logging.getLogger("casefile.access")
 error_log = logging.getLogger("casefile.errors")
@@ -30,7 +30,8 @@ class RequestContextMiddleware:
             return
         supplied = _header(scope, b"x-request-id")
         request_id = accept_request_id(supplied)
-        token = bind_request_id(request_id)
+        client = scope.get("client")
+        tokens = bind_request(request_id, client[0] if client else None)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -74,7 +75,7 @@ class RequestContextMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            reset_request_id(token)
+            reset_request(tokens)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -102,3 +102,23 @@ def next_cursor(
     return encode_cursor(
         listing, Position(created_at=last.created_at, id=getattr(last, id_attribute))
     )
+
+
+def encode_position_cursor(listing: str, after: int) -> str:
+    """A cursor for listings ordered by an integer position (e.g. a chain's sequence)."""
+    raw = json.dumps({"l": listing, "n": after}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_position_cursor(listing: str, cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload: Any = json.loads(raw)
+        if not isinstance(payload, dict) or payload.get("l") != listing:
+            raise ValueError("cursor belongs to another listing")
+        after = payload["n"]
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError("bad position")
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor is malformed or belongs to another listing.") from exc

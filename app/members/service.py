@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
+from app.audit.canonical import case_chain
 from app.auth.dependencies import CaseAccess
 from app.db import utcnow
 from app.errors import LastLeadRequired, MemberNotFound, UserNotFound
@@ -65,14 +67,18 @@ def put_member(
         )
         session.add(member)
         session.flush()
+        _record(session, access, "member.added", user_id, {"standing": _standing(member)})
         return Membership(member=member, user_name=user.name, created=True)
     if member.role == CaseRole.LEAD and role != CaseRole.LEAD:
         _keep_another_lead(session, access.case, leaving=user_id)
+    before = _standing(member)
     if (member.role, member.can_identify_witnesses) != (role.value, can_identify_witnesses):
         member.role = role.value
         member.can_identify_witnesses = can_identify_witnesses
         member.updated_at = utcnow()
         session.flush()
+        changes = audit.changes(before, _standing(member))
+        _record(session, access, "member.changed", user_id, {"changes": changes})
     return Membership(member=member, user_name=user.name, created=False)
 
 
@@ -82,9 +88,34 @@ def remove_member(session: Session, *, access: CaseAccess, user_id: uuid.UUID) -
         raise MemberNotFound("This user is not a member of the case.")
     if member.role == CaseRole.LEAD:
         _keep_another_lead(session, access.case, leaving=user_id)
+    standing = _standing(member)
     session.delete(member)
     session.flush()
+    _record(session, access, "member.removed", user_id, {"standing": standing})
     return member
+
+
+def _standing(member: CaseMember) -> dict[str, object]:
+    return {"role": member.role, "can_identify_witnesses": member.can_identify_witnesses}
+
+
+def _record(
+    session: Session,
+    access: CaseAccess,
+    action: str,
+    user_id: uuid.UUID,
+    payload: dict[str, object],
+) -> None:
+    audit.record(
+        session,
+        chain=case_chain(access.case.id),
+        action=action,
+        resource_type="member",
+        resource_id=user_id,
+        actor_id=access.principal.user_id,
+        case_id=access.case.id,
+        payload=payload,
+    )
 
 
 def _keep_another_lead(session: Session, case: Case, *, leaving: uuid.UUID) -> None:

@@ -69,9 +69,9 @@ def _token_read(token: ApiToken) -> TokenRead:
     responses=problem_responses(*_ADMIN_ERRORS, 409, 422, success=201, etag=True, location=True),
 )
 def create_user(
-    body: UserCreate, _admin: AdminPrincipal, session: DbSession, claim: Idempotency
+    body: UserCreate, admin: AdminPrincipal, session: DbSession, claim: Idempotency
 ) -> Response:
-    user = service.create_user(session, name=body.name, role=body.role)
+    user = service.create_user(session, name=body.name, role=body.role, actor_id=admin.user_id)
     session.flush()
     return created(
         session,
@@ -134,12 +134,17 @@ def get_user(user_id: UserId, _admin: AdminPrincipal, session: DbSession) -> Res
 def update_user(
     user_id: UserId,
     body: UserUpdate,
-    _admin: AdminPrincipal,
+    admin: AdminPrincipal,
     session: DbSession,
     if_match: IfMatch = None,
 ) -> Response:
     user = service.update_user(
-        session, user_id=user_id, if_match=if_match, role=body.role, active=body.active
+        session,
+        user_id=user_id,
+        if_match=if_match,
+        role=body.role,
+        active=body.active,
+        actor_id=admin.user_id,
     )
     return json_response(UserRead.model_validate(user), etag=etag_for(user.version))
 
@@ -198,8 +203,8 @@ def list_tokens(
 )
 def revoke_token(
     token_id: Annotated[uuid.UUID, Path(description="The token's id.")],
-    _admin: AdminPrincipal,
+    admin: AdminPrincipal,
     session: DbSession,
 ) -> Response:
-    service.revoke_token(session, token_id=token_id)
+    service.revoke_token(session, token_id=token_id, actor_id=admin.user_id)
     return Response(status_code=HTTP_204_NO_CONTENT)

@@ -11,6 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit import canonical
+from app.audit import service as audit
+from app.audit.canonical import SYSTEM_CHAIN
 from app.auth.tokens import new_token_secret, secret_digest
 from app.db import utcnow
 from app.errors import LastAdminRequired, TokenNotFound, UserNameTaken, UserNotFound
@@ -27,7 +30,14 @@ class IssuedToken:
     secret: str
 
 
-def create_user(session: Session, *, name: str, role: GlobalRole) -> User:
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: GlobalRole,
+    actor_id: uuid.UUID | None,
+    via: str = "api",
+) -> User:
     """Create a user; names are unique regardless of case (they are stored lower-cased)."""
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise UserNameTaken(f"A user named '{name}' already exists.")
@@ -37,6 +47,15 @@ def create_user(session: Session, *, name: str, role: GlobalRole) -> User:
             session.add(user)
     except IntegrityError as exc:  # lost a race with a concurrent create of the same name
         raise UserNameTaken(f"A user named '{name}' already exists.") from exc
+    audit.record(
+        session,
+        chain=SYSTEM_CHAIN,
+        action="user.created",
+        resource_type="user",
+        resource_id=user.id,
+        actor_id=actor_id,
+        payload={"name": user.name, "role": user.role, "via": via},
+    )
     return user
 
 
@@ -70,6 +89,7 @@ def update_user(
     if_match: str | None,
     role: GlobalRole | None,
     active: bool | None,
+    actor_id: uuid.UUID,
 ) -> User:
     user = get_user(session, user_id)
     require_match(if_match, etag_for(user.version))
@@ -77,9 +97,20 @@ def update_user(
     new_active = active if active is not None else user.active
     if user.is_admin and user.active and not (new_role == GlobalRole.ADMIN and new_active):
         _keep_another_admin(session, user.id)
-    if (new_role, new_active) != (user.role, user.active):
+    before = {"role": user.role, "active": user.active}
+    after = {"role": new_role, "active": new_active}
+    if after != before:
         user.role, user.active, user.updated_at = new_role, new_active, utcnow()
         session.flush()
+        audit.record(
+            session,
+            chain=SYSTEM_CHAIN,
+            action="user.updated",
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=actor_id,
+            payload={"changes": audit.changes(before, after)},
+        )
     return user
 
 
@@ -101,6 +132,7 @@ def issue_token(
     issued_by: uuid.UUID | None,
     label: str | None = None,
     expires_at: datetime | None = None,
+    via: str = "api",
 ) -> IssuedToken:
     get_user(session, user_id)
     secret = new_token_secret()
@@ -113,6 +145,21 @@ def issue_token(
     )
     session.add(token)
     session.flush()
+    audit.record(
+        session,
+        chain=SYSTEM_CHAIN,
+        action="token.issued",
+        resource_type="token",
+        resource_id=token.id,
+        actor_id=issued_by,
+        # Never the secret, nor its digest: only what identifies the token.
+        payload={
+            "user_id": str(user_id),
+            "label": label,
+            "expires_at": canonical.timestamp(expires_at) if expires_at else None,
+            "via": via,
+        },
+    )
     return IssuedToken(token=token, secret=secret)
 
 
@@ -133,7 +180,7 @@ def list_tokens(
     return rows[: page.limit], next_cursor(f"tokens:{user_id}", rows, page.limit)
 
 
-def revoke_token(session: Session, *, token_id: uuid.UUID) -> bool:
+def revoke_token(session: Session, *, token_id: uuid.UUID, actor_id: uuid.UUID) -> bool:
     """Revoke a token; returns False if it already was (revocation is idempotent)."""
     token = session.get(ApiToken, token_id)
     if token is None:
@@ -142,6 +189,15 @@ def revoke_token(session: Session, *, token_id: uuid.UUID) -> bool:
         return False
     token.revoked_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        chain=SYSTEM_CHAIN,
+        action="token.revoked",
+        resource_type="token",
+        resource_id=token.id,
+        actor_id=actor_id,
+        payload={"user_id": str(token.user_id)},
+    )
     return True
 
 
@@ -161,7 +217,15 @@ def bootstrap_admin(session: Session) -> IssuedToken | None:
     if session.scalar(select(func.count()).select_from(User)):
         return None
     try:
-        admin = create_user(session, name=BOOTSTRAP_ADMIN_NAME, role=GlobalRole.ADMIN)
+        admin = create_user(
+            session,
+            name=BOOTSTRAP_ADMIN_NAME,
+            role=GlobalRole.ADMIN,
+            actor_id=None,
+            via="bootstrap",
+        )
     except UserNameTaken:  # another process bootstrapped at the same moment
         return None
-    return issue_token(session, user_id=admin.id, issued_by=None, label="bootstrap")
+    return issue_token(
+        session, user_id=admin.id, issued_by=None, label="bootstrap", via="bootstrap"
+    )

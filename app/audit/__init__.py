@@ -1,0 +1,1 @@
+"""The audit trail: hash-chained events, signed checkpoints, verification."""
