@@ -6,13 +6,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.audit import service as audit
-from app.audit.signing import Signer, SigningKeyError, load_or_create_signer
+from app.audit.signing import (
+    Signer,
+    SigningKeyError,
+    key_id_for,
+    load_or_create_signer,
+    public_pem_of,
+)
 from app.audit.verify import verify_all
 from app.config import Settings
 from app.db import Database, create_database
@@ -79,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="recompute every chain and checkpoint; non-zero exit on the first break"
     )
     verify.add_argument("--json", action="store_true", help="print the full report as JSON")
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        type=Path,
+        metavar="PEM",
+        help="trust only checkpoints signed by this key (repeatable); default: published keys",
+    )
     verify.set_defaults(handler=_audit_verify)
     sign = audit_commands.add_parser("checkpoint", help="sign every chain head not yet signed")
     sign.set_defaults(handler=_audit_checkpoint)
@@ -152,12 +168,13 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    pinned = _pinned_keys(args.public_key) if args.public_key else None
     signer = _existing_signer(settings)
     database = create_database(settings.database_url)
     try:
         _require_current_schema(database)
-        pinned = {signer.key_id: signer.public_pem} if signer else {}
-        report = verify_all(database.engine, pinned)
+        local = {signer.key_id: signer.public_pem} if signer else {}
+        report = verify_all(database.engine, extra_keys=local, pinned_keys=pinned)
     finally:
         database.dispose()
     summary = report.as_dict()
@@ -204,6 +221,19 @@ def _open_database(settings: Settings) -> Database:
         database.dispose()
         raise
     return database
+
+
+def _pinned_keys(paths: list[Path]) -> dict[str, str]:
+    keys = {}
+    for path in paths:
+        try:
+            public = serialization.load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read a public key from {path}: {exc}") from exc
+        if not isinstance(public, Ed25519PublicKey):
+            raise CommandError(f"{path} is not an Ed25519 public key")
+        keys[key_id_for(public)] = public_pem_of(public)
+    return keys
 
 
 def _existing_signer(settings: Settings) -> Signer | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,39 +15,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.migrate import schema_is_current
 from tests.fixtures.api import DatabaseProbe
+from tests.fixtures.cli import CASEFILE, casefile, environment
 from tests.fixtures.seaweed import free_port
-
-CASEFILE = str(Path(sys.executable).parent / "casefile")
-
-
-def environment(settings: Settings, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEFILE_")}
-    env.update(
-        {
-            "CASEFILE_DATABASE_URL": settings.database_url,
-            "CASEFILE_STORAGE_URL": settings.storage_url,
-            "CASEFILE_SIGNING_KEY_FILE": str(settings.signing_key_file),
-            "CASEFILE_IDENTITY_KEY_FILE": str(settings.identity_key_file),
-        }
-    )
-    if settings.s3_endpoint_url:
-        env["CASEFILE_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
-    env.update(overrides)
-    return env
-
-
-def casefile(
-    *args: str, env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASEFILE, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_users_create_prints_the_token_alone(

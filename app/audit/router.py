@@ -101,7 +101,7 @@ def list_case_audit(access: CaseReader, session: DbSession, page: PageQuery) -> 
 def verify_audit(request: Request, _admin: AdminPrincipal) -> VerificationReport:
     database: Database = request.app.state.database
     signer: Signer = request.app.state.signer
-    report = verify_all(database.engine, {signer.key_id: signer.public_pem})
+    report = verify_all(database.engine, extra_keys={signer.key_id: signer.public_pem})
     return VerificationReport.model_validate(report.as_dict())
 
 

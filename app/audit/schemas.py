@@ -37,7 +37,7 @@ class AuditEventRead(ReadSchema):
     seq: int
     prev_hash: str
     hash: str
-    at: datetime
+    at: str = Field(description="UTC time exactly as hashed (microseconds, Z).")
     actor_id: uuid.UUID | None
     action: str
     resource_type: str

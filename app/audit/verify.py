@@ -6,7 +6,7 @@ and merged, one chain at a time. On PostgreSQL events arrive through COPY, the f
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -24,18 +24,28 @@ _COPY_EVENTS = (
 _BATCH = 10_000
 
 
-def verify_all(engine: Engine, extra_public_keys: dict[str, str] | None = None) -> Report:
+def verify_all(
+    engine: Engine,
+    *,
+    extra_keys: Mapping[str, str] | None = None,
+    pinned_keys: Mapping[str, str] | None = None,
+) -> Report:
     """Recompute every chain and checkpoint signature; the report names each chain's first
-    broken link. `extra_public_keys` pins keys the caller trusts beyond the published ones."""
+    broken link. Checkpoints are checked against the published keys plus `extra_keys` or, if
+    `pinned_keys` is given, against those alone: someone able to write to the database could
+    publish a key of their own and re-sign a rewritten chain, which only pinning exposes."""
     report = Report()
     with (
         engine.connect() as events_db,
         engine.connect() as checkpoints_db,
         engine.connect() as heads_db,
     ):
-        with Session(bind=heads_db) as session:
-            keys = {k.key_id: k.public_key_pem for k in session.scalars(select(SigningKey))}
-        keys.update(extra_public_keys or {})
+        if pinned_keys is not None:
+            keys = dict(pinned_keys)
+        else:
+            with Session(bind=heads_db) as session:
+                keys = {k.key_id: k.public_key_pem for k in session.scalars(select(SigningKey))}
+            keys.update(extra_keys or {})
         checkpoints = _Peekable(_checkpoints(checkpoints_db))
         heads = _Peekable(_heads(heads_db))
         for chain, rows in itertools.groupby(_events(events_db), key=lambda row: row.chain):
