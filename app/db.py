@@ -88,7 +88,7 @@ class Database:
         self.engine.dispose()
 
 
-def create_database(url: str, *, signer: object | None = None) -> Database:
+def create_database(url: str, *, signer: object | None = None, pool_size: int = 10) -> Database:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
         # SQLite allows one writer: take the write lock at BEGIN so a request that read first
@@ -96,7 +96,7 @@ def create_database(url: str, *, signer: object | None = None) -> Database:
         writer: Engine = engine.execution_options(casefile_sqlite_begin="BEGIN IMMEDIATE")
     else:
         engine = create_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=20, pool_timeout=30
         )
         writer = engine
     options: dict[str, Any] = {

@@ -12,10 +12,10 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +32,17 @@ CHECKPOINT_EVENTS = 500
 CHECKPOINT_INTERVAL = timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class Head:
+    """A chain's head as appends see it: where it ends, and when it was last signed."""
+
+    chain: str
+    length: int
+    head_hash: str
+    checkpoint_length: int
+    checkpoint_at: datetime | None
+
+
 def record(
     session: Session,
     *,
@@ -42,11 +53,10 @@ def record(
     actor_id: uuid.UUID | None,
     payload: Mapping[str, Any],
     case_id: uuid.UUID | None = None,
-) -> AuditEvent:
-    """Append one event to `chain` in the current transaction (committed with the change)."""
-    head = _locked_head(session, chain)
+) -> Head:
+    """Append one event to `chain` in the current transaction (committed with the change);
+    return the chain's new head."""
     now = utcnow()
-    seq = head.length + 1
     body = canonical.event_body(
         at=canonical.timestamp(now),
         actor_id=str(actor_id) if actor_id else None,
@@ -56,40 +66,24 @@ def record(
         client_address=current_client_address(),
         payload=payload,
     )
-    event = AuditEvent(
-        chain_id=chain,
-        seq=seq,
-        prev_hash=head.head_hash,
-        hash=canonical.event_hash(
-            chain=chain,
-            seq=seq,
-            prev_hash=head.head_hash,
-            resource_type=resource_type,
-            resource_id=str(resource_id),
-            body=body,
-        ),
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        body=body.decode(),
-    )
-    session.add(event)
-    head.length, head.head_hash, head.updated_at = seq, event.hash, now
+    append = _append_in_sql if session.get_bind().dialect.name == "postgresql" else _append
+    head = append(session, chain, resource_type, str(resource_id), body, now)
+    if head is None:  # the chain's first event: create its head, then append
+        _create_head(session, chain)
+        head = append(session, chain, resource_type, str(resource_id), body, now)
+        assert head is not None  # noqa: S101 - the head was just created, and is locked
     if _checkpoint_due(head, now):
-        _sign_head(session, head, now)
-    session.flush()
-    return event
+        head = _sign_head(session, head, now)
+    return head
 
 
 def checkpoint(session: Session, chain: str) -> AuditCheckpoint | None:
     """Sign the chain's current head unless it is already signed (e.g. before an export)."""
-    head = session.scalars(
-        select(AuditChain).where(AuditChain.chain_id == chain).with_for_update()
-    ).first()
+    head = _locked_head(session, chain)
     if head is None or head.length == 0 or head.checkpoint_length == head.length:
         return None
-    signed = _sign_head(session, head, utcnow())
-    session.flush()
-    return signed
+    _sign_head(session, head, utcnow())
+    return latest_checkpoint(session, chain)
 
 
 def register_signing_key(session: Session, signer: Signer) -> None:
@@ -103,29 +97,133 @@ def register_signing_key(session: Session, signer: Signer) -> None:
     session.execute(statement.on_conflict_do_nothing(index_elements=["key_id"]))
 
 
-def _locked_head(session: Session, chain: str) -> AuditChain:
-    locked = (
-        select(AuditChain)
+# PostgreSQL: lock the head, hash, insert the event and move the head in one round trip, so
+# that the head stays locked for as short a time as possible (until the commit that follows).
+# Appenders first queue on an advisory lock per chain: its waiters are woken one at a time,
+# where a row lock's waiters all wake at each commit and fight for the row. FOR UPDATE then
+# reads the head's latest committed version. The preimage is exactly canonical.event_hash's;
+# the verifier recomputes it in Python.
+_CHAIN_LOCK_CLASS = 0x0CA5
+_APPEND_SQL = text(
+    """
+    WITH queued AS (
+        SELECT pg_advisory_xact_lock(:lock_class, hashtext(:chain))
+    ), head AS (
+        SELECT length, head_hash FROM audit_chains, queued WHERE chain_id = :chain FOR UPDATE
+    ), event AS (
+        INSERT INTO audit_events (chain_id, seq, prev_hash, hash, resource_type, resource_id, body)
+        SELECT :chain, head.length + 1, head.head_hash,
+               encode(sha256(convert_to(
+                   'casefile-audit-v1' || chr(10) || :chain || chr(10) || (head.length + 1)
+                   || chr(10) || head.head_hash || chr(10) || :resource_type || chr(10)
+                   || :resource_id || chr(10) || :body, 'UTF8')), 'hex'),
+               :resource_type, :resource_id, :body
+        FROM head
+        RETURNING seq, hash
+    )
+    UPDATE audit_chains SET length = event.seq, head_hash = event.hash, updated_at = :now
+    FROM event WHERE audit_chains.chain_id = :chain
+    RETURNING audit_chains.length, audit_chains.head_hash,
+              audit_chains.checkpoint_length, audit_chains.checkpoint_at
+    """
+)
+
+
+def _append_in_sql(
+    session: Session, chain: str, resource_type: str, resource_id: str, body: bytes, now: datetime
+) -> Head | None:
+    # Checked here because the SQL above does not: the same rules as canonical.event_hash.
+    canonical.event_hash(
+        chain=chain,
+        seq=1,
+        prev_hash=canonical.GENESIS_HASH,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        body=body,
+    )
+    row = session.execute(
+        _APPEND_SQL,
+        {
+            "lock_class": _CHAIN_LOCK_CLASS,
+            "chain": chain,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "body": body.decode(),
+            "now": now,
+        },
+    ).first()
+    if row is None:
+        return None
+    return Head(chain, row[0], row[1], row[2], _aware(row[3]))
+
+
+def _append(
+    session: Session, chain: str, resource_type: str, resource_id: str, body: bytes, now: datetime
+) -> Head | None:
+    """SQLite (one writer at a time under BEGIN IMMEDIATE): the same append in Python."""
+    head = _locked_head(session, chain)
+    if head is None:
+        return None
+    seq = head.length + 1
+    event_hash = canonical.event_hash(
+        chain=chain,
+        seq=seq,
+        prev_hash=head.head_hash,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        body=body,
+    )
+    session.execute(
+        insert(AuditEvent).values(
+            chain_id=chain,
+            seq=seq,
+            prev_hash=head.head_hash,
+            hash=event_hash,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            body=body.decode(),
+        )
+    )
+    session.execute(
+        update(AuditChain)
+        .where(AuditChain.chain_id == chain)
+        .values(length=seq, head_hash=event_hash, updated_at=now)
+    )
+    return Head(chain, seq, event_hash, head.checkpoint_length, head.checkpoint_at)
+
+
+def _locked_head(session: Session, chain: str) -> Head | None:
+    row = session.execute(
+        select(
+            AuditChain.length,
+            AuditChain.head_hash,
+            AuditChain.checkpoint_length,
+            AuditChain.checkpoint_at,
+        )
         .where(AuditChain.chain_id == chain)
         .with_for_update()
-        .execution_options(populate_existing=True)
+    ).first()
+    return Head(chain, row[0], row[1], row[2], row[3]) if row else None
+
+
+def _create_head(session: Session, chain: str) -> None:
+    # A concurrent creator of the same head waits on ours, then does nothing.
+    create = _insert(session, AuditChain).values(
+        chain_id=chain,
+        length=0,
+        head_hash=canonical.GENESIS_HASH,
+        updated_at=utcnow(),
+        checkpoint_length=0,
     )
-    head = session.scalars(locked).first()
-    if head is None:
-        # First event of the chain: create its head; a concurrent creator waits on ours.
-        create = _insert(session, AuditChain).values(
-            chain_id=chain,
-            length=0,
-            head_hash=canonical.GENESIS_HASH,
-            updated_at=utcnow(),
-            checkpoint_length=0,
-        )
-        session.execute(create.on_conflict_do_nothing(index_elements=["chain_id"]))
-        head = session.scalars(locked).one()
-    return head
+    session.execute(create.on_conflict_do_nothing(index_elements=["chain_id"]))
 
 
-def _checkpoint_due(head: AuditChain, now: datetime) -> bool:
+def _aware(moment: datetime | None) -> datetime | None:
+    """Raw SQL bypasses the column type: make PostgreSQL's timestamptz plainly UTC."""
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+def _checkpoint_due(head: Head, now: datetime) -> bool:
     return (
         head.checkpoint_at is None
         or head.length - head.checkpoint_length >= CHECKPOINT_EVENTS
@@ -133,29 +231,34 @@ def _checkpoint_due(head: AuditChain, now: datetime) -> bool:
     )
 
 
-def _sign_head(session: Session, head: AuditChain, now: datetime) -> AuditCheckpoint:
+def _sign_head(session: Session, head: Head, now: datetime) -> Head:
     signer: Signer | None = session.info.get(SIGNER_INFO_KEY)
     if signer is None:
         raise RuntimeError("this database session has no audit signer configured")
     signed_at = canonical.timestamp(now)
     message = canonical.checkpoint_message(
-        chain=head.chain_id,
+        chain=head.chain,
         length=head.length,
         head_hash=head.head_hash,
         signed_at=signed_at,
         key_id=signer.key_id,
     )
-    checkpoint_row = AuditCheckpoint(
-        chain_id=head.chain_id,
-        length=head.length,
-        head_hash=head.head_hash,
-        signed_at=signed_at,
-        key_id=signer.key_id,
-        signature=signer.sign(message),
+    session.execute(
+        insert(AuditCheckpoint).values(
+            chain_id=head.chain,
+            length=head.length,
+            head_hash=head.head_hash,
+            signed_at=signed_at,
+            key_id=signer.key_id,
+            signature=signer.sign(message),
+        )
     )
-    session.add(checkpoint_row)
-    head.checkpoint_length, head.checkpoint_at = head.length, now
-    return checkpoint_row
+    session.execute(
+        update(AuditChain)
+        .where(AuditChain.chain_id == head.chain)
+        .values(checkpoint_length=head.length, checkpoint_at=now)
+    )
+    return Head(head.chain, head.length, head.head_hash, head.length, now)
 
 
 def _insert(session: Session, table: type[Any]) -> Any:

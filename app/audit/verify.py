@@ -1,6 +1,6 @@
 """Verify every chain in the database: streamed, so a million events need no more memory
 than a hundred. Events, checkpoints and chain heads are read as three streams ordered by chain
-and merged, one chain at a time. On PostgreSQL events arrive through COPY, the fastest way out.
+and merged, one chain at a time.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
 
 T = TypeVar("T")
 
-_COPY_EVENTS = (
-    "COPY (SELECT chain_id, seq, prev_hash, hash, resource_type, resource_id, body"
-    " FROM audit_events ORDER BY chain_id, seq) TO STDOUT"
+_EVENTS_SQL = (
+    "SELECT chain_id, seq, prev_hash, hash, resource_type, resource_id, body"
+    " FROM audit_events ORDER BY chain_id, seq"
 )
 _BATCH = 10_000
 
@@ -87,7 +87,7 @@ def _check_chain(
 
 def _events(connection: Connection) -> Iterator[EventRow]:
     if connection.dialect.name == "postgresql":
-        yield from _events_by_copy(connection)
+        yield from _events_by_server_cursor(connection)
         return
     query = select(
         AuditEvent.chain_id,
@@ -102,11 +102,15 @@ def _events(connection: Connection) -> Iterator[EventRow]:
         yield EventRow(row[0], int(row[1]), row[2], row[3], row[4], row[5], row[6].encode())
 
 
-def _events_by_copy(connection: Connection) -> Iterator[EventRow]:
+def _events_by_server_cursor(connection: Connection) -> Iterator[EventRow]:
+    # A psycopg server-side cursor, rows parsed in C in batches: measured here about twice as
+    # fast as COPY's row-by-row parsing, and far faster than ORM rows.
     driver: Any = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
-        for chain, seq, prev_hash, hash_, kind, resource_id, body in copy.rows():
-            yield EventRow(chain, int(seq), prev_hash, hash_, kind, resource_id, body.encode())
+    with driver.cursor(name="casefile_audit_verify") as cursor:
+        cursor.itersize = 2000
+        cursor.execute(_EVENTS_SQL)
+        for chain, seq, prev_hash, hash_, kind, resource_id, body in cursor:
+            yield EventRow(chain, seq, prev_hash, hash_, kind, resource_id, body.encode())
 
 
 def _checkpoints(connection: Connection) -> Iterator[CheckpointRow]:
