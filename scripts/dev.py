@@ -46,7 +46,7 @@ def test(args: list[str]) -> int:
 
 def lint(_args: list[str]) -> int:
     ensure_environment(extra="dev")
-    for command in (["ruff", "check", "app", "tests", "migrations", "scripts"], ["mypy"]):
+    for command in (["ruff", "check", "app", "tests", "migrations", "scripts", "bench"], ["mypy"]):
         code = subprocess.call([str(BIN / command[0]), *command[1:]], cwd=ROOT)
         if code:
             return code
