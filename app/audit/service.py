@@ -1,9 +1,9 @@
 """Appending to the audit trail, in the caller's transaction, and reading it back.
 
-Appends to one chain are serialised by a row lock on the chain's head (PostgreSQL: SELECT …
-FOR UPDATE, held to commit; SQLite: writers are serialised by BEGIN IMMEDIATE), so a chain
-never forks, skips or repeats a sequence number, however many server processes append.
-Different chains (cases) do not wait for each other.
+Appends to one chain are serialised in the database, held to commit (PostgreSQL: a per-chain
+advisory lock, then SELECT … FOR UPDATE on the chain's head; SQLite: writers are serialised by
+BEGIN IMMEDIATE), so a chain never forks, skips or repeats a sequence number, however many
+server processes append. Different chains (cases) do not wait for each other.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def record(
     if head is None:  # the chain's first event: create its head, then append
         _create_head(session, chain)
         head = append(session, chain, resource_type, str(resource_id), body, now)
-        assert head is not None  # noqa: S101 - the head was just created, and is locked
+        if head is None:
+            raise RuntimeError(f"audit chain {chain} has no head even after creating it")
     if _checkpoint_due(head, now):
         head = _sign_head(session, head, now)
     return head
