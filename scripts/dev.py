@@ -41,7 +41,8 @@ def run(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_environment(extra="dev")
     os.chdir(ROOT)
-    return exec_in_venv(["pytest", *args])
+    # Most tests wait on sockets and disks: three workers keep two cores busy (a later -n wins).
+    return exec_in_venv(["pytest", "-n", "3", *args])
 
 
 def lint(_args: list[str]) -> int:
