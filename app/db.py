@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, Uuid, create_engine, event, text
@@ -144,6 +144,16 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+_AUDITED_READ_MARK = "__casefile_audited_read__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited_read(endpoint: F) -> F:
+    """Mark a GET that appends audit events (sensitive reads): it runs in a write transaction."""
+    setattr(endpoint, _AUDITED_READ_MARK, True)
+    return endpoint
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """Yield the request's session; commit if the endpoint succeeded, else roll back.
 
@@ -151,7 +161,9 @@ def get_session(request: Request) -> Iterator[Session]:
     never sees a success for a change that then failed to commit.
     """
     database: Database = request.app.state.database
-    factory = database.read_sessions if request.method in SAFE_METHODS else database.write_sessions
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    reads_only = request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False)
+    factory = database.read_sessions if reads_only else database.write_sessions
     with factory() as session:
         try:
             yield session

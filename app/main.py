@@ -24,8 +24,12 @@ from app.kit.problems import install_problem_handlers
 from app.members.router import router as members_router
 from app.migrate import schema_is_current
 from app.ops.router import router as ops_router
+from app.site_visits.router import router as site_visits_router
 from app.storage import StorageMisconfigured, open_object_store
+from app.testimonies.router import router as testimonies_router
 from app.users.router import router as users_router
+from app.witnesses.crypto import IdentityKeyring
+from app.witnesses.router import router as witnesses_router
 
 DESCRIPTION = """\
 Evidence-tracking case management for human-rights investigations.
@@ -39,6 +43,9 @@ Single resources carry an `ETag`; `PATCH` needs `If-Match`. Creating `POST`s acc
 TAGS = [
     {"name": "cases", "description": "Strikes under investigation."},
     {"name": "members", "description": "Who works on a case, and who may identify witnesses."},
+    {"name": "witnesses", "description": "Witnesses: pseudonyms for all, identities for few."},
+    {"name": "testimonies", "description": "What witnesses said, in their language."},
+    {"name": "site-visits", "description": "Visits to strike sites, their team and findings."},
     {"name": "users", "description": "People and their API tokens (admins)."},
     {"name": "audit", "description": "The tamper-evident audit trail and its signing keys."},
     {"name": "operations", "description": "Probes and metrics."},
@@ -56,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         signer = load_or_create_signer(settings.signing_key_file)
+        keyring = IdentityKeyring(settings.identity_key_file)
         database = create_database(settings.database_url, signer=signer)
         try:
             if not schema_is_current(database.engine):
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.object_store = store
         app.state.signer = signer
+        app.state.identity_keyring = keyring
         try:
             yield
         finally:
@@ -92,7 +101,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_idempotent_replay)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (ops_router, users_router, cases_router, members_router, audit_router):
+    for router in (
+        ops_router,
+        users_router,
+        cases_router,
+        members_router,
+        witnesses_router,
+        testimonies_router,
+        site_visits_router,
+        audit_router,
+    ):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

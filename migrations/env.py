@@ -23,6 +23,18 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
+SEARCH_INDEXES = {"ix_testimonies_search", "ix_site_visits_search"}
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare: Any) -> bool:
+    """Leave the search indexes out of comparisons: SQLite's FTS5 table (a virtual table with
+    shadow tables, kept up to date by triggers) and PostgreSQL's expression indexes."""
+    if type_ == "table" and reflected and (name or "").startswith("search_fts"):
+        return False
+    # PostgreSQL's full-text expression indexes, made by migration 0003 (see the models).
+    return not (type_ == "index" and name in SEARCH_INDEXES)
+
+
 def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or Settings().database_url
 
@@ -53,6 +65,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             transaction_per_migration=True,
             render_item=_render_item,
+            include_object=_include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

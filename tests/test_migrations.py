@@ -35,9 +35,11 @@ def empty_database_url(
 
 
 def tables(url: str) -> set[str]:
+    """The database's tables, leaving out SQLite's full-text index (a virtual table and its
+    shadow tables), which no ORM class describes."""
     engine = create_engine(url)
     try:
-        return set(inspect(engine).get_table_names())
+        return {t for t in inspect(engine).get_table_names() if not t.startswith("search_fts")}
     finally:
         engine.dispose()
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.auth.permissions import CASE_CREATORS, CasePermission, case_role_allows
 from app.auth.tokens import looks_like_token, secret_digest
 from app.db import DbSession, utcnow
-from app.errors import CaseNotFound, Forbidden, NotAuthenticated
+from app.errors import AppError, CaseNotFound, Forbidden, NotAuthenticated
 from app.models.case import Case, CaseMember, CaseRole
 from app.models.user import ApiToken, GlobalRole, User
 
@@ -132,6 +132,10 @@ def load_case_access(
     principal: CurrentPrincipal,
     session: DbSession,
 ) -> CaseAccess:
+    return case_access(session, principal, case_id)
+
+
+def case_access(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseAccess:
     """Load the case, or answer 404 to anyone who is not a member (its existence is private)."""
     case = session.get(Case, case_id, options=[selectinload(Case.tags)])
     member = session.get(CaseMember, (case_id, principal.user_id)) if case else None
@@ -153,6 +157,24 @@ def require_case(permission: CasePermission) -> Callable[[CaseAccess], CaseAcces
 
     check.__name__ = f"require_case_{permission.value}"
     return check
+
+
+def resource_case_access(
+    session: Session,
+    principal: Principal,
+    case_id: uuid.UUID,
+    permission: CasePermission,
+    not_found: type[AppError],
+) -> CaseAccess:
+    """Access to the case a resource (testimony, …) belongs to: a non-member gets the
+    resource's 404, so that neither the resource nor its case is revealed."""
+    try:
+        access = case_access(session, principal, case_id)
+    except CaseNotFound:
+        raise not_found() from None
+    if not access.allows(permission):
+        raise Forbidden(f"Your role on this case does not allow '{permission.value}'.")
+    return access
 
 
 CaseReader = Annotated[CaseAccess, Depends(require_case(CasePermission.READ))]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.dependencies import Principal
+from app.cases.search import case_matches
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.models.case import Case, CaseMember, CaseStatus, CaseTag
+from app.models.site_visit import SiteVisitCase
+from app.models.testimony import Testimony
+from app.models.witness import WitnessCase
 
 LISTING = "cases"
 
@@ -39,7 +44,7 @@ def list_visible_cases(
     session: Session, *, principal: Principal, filters: CaseFilters, page: PageParams
 ) -> tuple[list[Case], str | None]:
     query = _visible_to(principal, select(Case).options(selectinload(Case.tags)))
-    query = _filtered(query, filters)
+    query = _filtered(query, filters, session.get_bind().dialect.name)
     if page.cursor:
         query = query.where(
             after_position(Case.created_at, Case.id, decode_cursor(LISTING, page.cursor))
@@ -58,7 +63,7 @@ def _visible_to(principal: Principal, query: Select[Case]) -> Select[Case]:
     )
 
 
-def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
+def _filtered(query: Select[Case], filters: CaseFilters, dialect: str) -> Select[Case]:
     if filters.statuses:
         query = query.where(Case.status.in_([s.value for s in filters.statuses]))
     if filters.occurred_from is not None:
@@ -70,18 +75,7 @@ def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
     for tag in filters.tags:
         query = query.where(exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag))
     if filters.text:
-        needle = filters.text
-        query = query.where(
-            or_(
-                Case.title.icontains(needle, autoescape=True),
-                Case.summary.icontains(needle, autoescape=True),
-                Case.location_name.icontains(needle, autoescape=True),
-                Case.location_admin_area.icontains(needle, autoescape=True),
-                Case.location_country.icontains(needle, autoescape=True),
-                Case.weapon.icontains(needle, autoescape=True),
-                Case.responsible_party.icontains(needle, autoescape=True),
-            )
-        )
+        query = query.where(case_matches(dialect, filters.text))
     return query
 
 
@@ -93,3 +87,19 @@ def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
     else:
         longitude = or_(Case.longitude >= box.min_lon, Case.longitude <= box.max_lon)
     return [latitude, longitude]
+
+
+def case_counts(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+    """Witnesses, testimonies and site visits per case, for a page of cases at once."""
+    counts = {c: {"witnesses": 0, "testimonies": 0, "site_visits": 0} for c in case_ids}
+    for name, column in (
+        ("witnesses", WitnessCase.case_id),
+        ("testimonies", Testimony.case_id),
+        ("site_visits", SiteVisitCase.case_id),
+    ):
+        grouped = session.execute(
+            select(column, func.count()).where(column.in_(case_ids)).group_by(column)
+        )
+        for case_id, count in grouped:
+            counts[case_id][name] = count
+    return counts

@@ -18,7 +18,7 @@ from app.errors import UnprocessableContent
 from app.kit.etag import IfMatch, etag_for
 from app.kit.idempotency import Idempotency, created
 from app.kit.pagination import Page, PageQuery
-from app.kit.problems import problem_responses
+from app.kit.problems import invalid_field, problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router
 from app.models.case import CaseStatus
@@ -47,7 +47,7 @@ def create_case(
     return created(
         session,
         claim,
-        service.case_read(case),
+        service.case_read(case, {"witnesses": 0, "testimonies": 0, "site_visits": 0}),
         location=f"/api/v1/cases/{case.id}",
         etag=etag_for(case.version),
     )
@@ -99,7 +99,8 @@ def list_cases(
     cases, cursor = repository.list_visible_cases(
         session, principal=principal, filters=filters, page=page
     )
-    return CasePage(items=[service.case_read(c) for c in cases], next_cursor=cursor)
+    counts = repository.case_counts(session, [c.id for c in cases])
+    return CasePage(items=[service.case_read(c, counts[c.id]) for c in cases], next_cursor=cursor)
 
 
 @router.get(
@@ -109,9 +110,10 @@ def list_cases(
     response_model=CaseRead,
     responses=problem_responses(401, 404, 422, etag=True),
 )
-def get_case(access: CaseReader) -> Response:
+def get_case(access: CaseReader, session: DbSession) -> Response:
     case = access.case
-    return json_response(service.case_read(case), etag=etag_for(case.version))
+    counts = repository.case_counts(session, [case.id])[case.id]
+    return json_response(service.case_read(case, counts), etag=etag_for(case.version))
 
 
 @router.patch(
@@ -125,7 +127,8 @@ def update_case(
     body: CasePatch, access: CaseEditor, session: DbSession, if_match: IfMatch = None
 ) -> Response:
     case = service.update_case(session, access=access, patch=body, if_match=if_match)
-    return json_response(service.case_read(case), etag=etag_for(case.version))
+    counts = repository.case_counts(session, [case.id])[case.id]
+    return json_response(service.case_read(case, counts), etag=etag_for(case.version))
 
 
 def _parse_bbox(raw: str) -> BoundingBox:
@@ -144,7 +147,4 @@ def _parse_bbox(raw: str) -> BoundingBox:
 
 
 def _query_problem(field: str, message: str) -> UnprocessableContent:
-    return UnprocessableContent(
-        f"Query parameter '{field}' {message}.",
-        [{"location": "query", "field": field, "message": message, "type": "value_error"}],
-    )
+    return invalid_field(field, message, location="query")

@@ -134,6 +134,12 @@ class CasualtiesRead(ReadSchema):
     children_injured: int | None
 
 
+class CaseCounts(ReadSchema):
+    witnesses: int
+    testimonies: int
+    site_visits: int
+
+
 class CaseRead(ReadSchema):
     model_config = ConfigDict(
         json_schema_extra={
@@ -145,6 +151,7 @@ class CaseRead(ReadSchema):
                     "created_at": "2020-12-01T09:30:00Z",
                     "updated_at": "2020-12-01T09:30:00Z",
                     "version": 1,
+                    "counts": {"witnesses": 1, "testimonies": 1, "site_visits": 2},
                 }
             ]
         }
@@ -160,6 +167,9 @@ class CaseRead(ReadSchema):
     responsible_party: str | None
     location: LocationRead | None
     casualties: CasualtiesRead
+    counts: CaseCounts | None = Field(
+        default=None, description="What the case holds (absent only in audit snapshots)."
+    )
     created_by: uuid.UUID
     created_at: datetime
     updated_at: datetime

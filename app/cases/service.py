@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.audit.canonical import case_chain
 from app.auth.dependencies import CaseAccess, Principal
 from app.cases.schemas import (
+    CaseCounts,
     CaseCreate,
     CasePatch,
     CaseRead,
@@ -142,7 +143,7 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def case_read(case: Case) -> CaseRead:
+def case_read(case: Case, counts: dict[str, int] | None = None) -> CaseRead:
     has_location = any(
         v is not None
         for v in (
@@ -176,6 +177,7 @@ def case_read(case: Case) -> CaseRead:
             children_killed=case.children_killed,
             children_injured=case.children_injured,
         ),
+        counts=CaseCounts(**counts) if counts is not None else None,
         created_by=case.created_by_id,
         created_at=case.created_at,
         updated_at=case.updated_at,

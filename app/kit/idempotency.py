@@ -14,7 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, cast
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
@@ -46,6 +46,18 @@ class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an
         self.response = response
 
 
+class Sealer(Protocol):
+    """Encrypts a stored response that holds protected data (the witness identity keyring)."""
+
+    def seal(self, plaintext: bytes, context: str) -> tuple[str, bytes]: ...
+
+    def open(self, key_id: str, blob: bytes, context: str) -> bytes: ...
+
+
+def _seal_context(user_id: uuid.UUID, key: str) -> str:
+    return f"casefile-idempotent-response-v1:{user_id}:{key}"
+
+
 @dataclass(frozen=True)
 class IdempotencyClaim:
     user_id: uuid.UUID
@@ -61,8 +73,14 @@ class IdempotencyClaim:
         location: str | None = None,
         etag: str | None = None,
         replayable: bool = True,
+        sealer: Sealer | None = None,
     ) -> None:
-        """Record the response in the caller's transaction. `replayable=False` for secrets."""
+        """Record the response in the caller's transaction. `replayable=False` for secrets
+        that must never be stored; `sealer` for protected data, stored only encrypted."""
+        stored: bytes | None = body.model_dump_json().encode() if replayable else None
+        key_id = None
+        if stored is not None and sealer is not None:
+            key_id, stored = sealer.seal(stored, _seal_context(self.user_id, self.key))
         session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.user_id == self.user_id, IdempotencyRecord.key == self.key
@@ -74,7 +92,8 @@ class IdempotencyClaim:
                 key=self.key,
                 request_sha256=self.request_sha256,
                 status_code=status_code,
-                response_body=body.model_dump_json().encode() if replayable else None,
+                response_body=stored,
+                response_key_id=key_id,
                 location=location,
                 etag=etag,
             )
@@ -89,11 +108,18 @@ def created(
     location: str,
     etag: str | None = None,
     replayable: bool = True,
+    sealer: Sealer | None = None,
 ) -> Response:
     """The 201 answer of a creating POST, remembered under its Idempotency-Key if it has one."""
     if claim is not None:
         claim.remember(
-            session, body, status_code=201, location=location, etag=etag, replayable=replayable
+            session,
+            body,
+            status_code=201,
+            location=location,
+            etag=etag,
+            replayable=replayable,
+            sealer=sealer,
         )
     return json_response(body, status_code=201, location=location, etag=etag)
 
@@ -113,7 +139,9 @@ def _lock_id(user_id: uuid.UUID, key: str) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-def _replay_or_claim(session: Session, claim: IdempotencyClaim) -> IdempotencyClaim:
+def _replay_or_claim(
+    session: Session, claim: IdempotencyClaim, sealer: Sealer | None
+) -> IdempotencyClaim:
     if session.get_bind().dialect.name == "postgresql":
         locked = session.execute(
             text("SELECT pg_try_advisory_xact_lock(:id)"),
@@ -137,6 +165,11 @@ def _replay_or_claim(session: Session, claim: IdempotencyClaim) -> IdempotencyCl
             "The first request with this key created a secret that is shown only once. "
             f"It is at {record.location}; revoke it and create another if it was lost."
         )
+    body = record.response_body
+    if record.response_key_id is not None:
+        if sealer is None:
+            raise RuntimeError("a sealed idempotent response, and no keyring to open it")
+        body = sealer.open(record.response_key_id, body, _seal_context(claim.user_id, claim.key))
     headers = {"Idempotent-Replayed": "true"}
     if record.location:
         headers["Location"] = record.location
@@ -144,7 +177,7 @@ def _replay_or_claim(session: Session, claim: IdempotencyClaim) -> IdempotencyCl
         headers["ETag"] = record.etag
     raise IdempotentReplay(
         Response(
-            content=record.response_body,
+            content=body,
             status_code=record.status_code,
             media_type="application/json",
             headers=headers,
@@ -177,7 +210,8 @@ async def idempotency_guard(
         key=idempotency_key,
         request_sha256=_fingerprint(request.method, request.url.path, body),
     )
-    return await run_in_threadpool(_replay_or_claim, session, claim)
+    sealer: Sealer | None = getattr(request.app.state, "identity_keyring", None)
+    return await run_in_threadpool(_replay_or_claim, session, claim, sealer)
 
 
 Idempotency = Annotated[IdempotencyClaim | None, Depends(idempotency_guard)]

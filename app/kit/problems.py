@@ -117,6 +117,14 @@ def _field_errors(errors: Sequence[Any], *, location: str | None = None) -> list
     return fields
 
 
+def invalid_field(field: str, message: str, *, location: str = "body") -> UnprocessableContent:
+    """A 422 about one field, found invalid by a rule a schema cannot express."""
+    return UnprocessableContent(
+        f"'{field}' {message}.",
+        [{"location": location, "field": field, "message": message, "type": "value_error"}],
+    )
+
+
 def validation_problem(exc: ValidationError) -> UnprocessableContent:
     """A body that is well-formed but invalid once merged or checked by a service."""
     errors = _field_errors(exc.errors(include_input=False), location="body")

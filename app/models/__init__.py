@@ -3,7 +3,10 @@
 from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
 from app.models.case import Case, CaseMember, CaseRole, CaseStatus, CaseTag
 from app.models.idempotency import IdempotencyRecord
+from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
+from app.models.testimony import Testimony
 from app.models.user import ApiToken, GlobalRole, User
+from app.models.witness import ConsentMethod, Counter, RiskLevel, Witness, WitnessCase
 
 __all__ = [
     "ApiToken",
@@ -15,8 +18,17 @@ __all__ = [
     "CaseRole",
     "CaseStatus",
     "CaseTag",
+    "ConsentMethod",
+    "Counter",
     "GlobalRole",
     "IdempotencyRecord",
+    "RiskLevel",
     "SigningKey",
+    "SiteVisit",
+    "SiteVisitCase",
+    "SiteVisitMember",
+    "Testimony",
     "User",
+    "Witness",
+    "WitnessCase",
 ]

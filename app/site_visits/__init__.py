@@ -1,0 +1,1 @@
+"""The site-visits domain: router, schemas, service."""

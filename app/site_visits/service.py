@@ -1,0 +1,281 @@
+"""Site-visit logs: one visit often covers several strike sites, so it links to several cases.
+
+A visit is readable by members of any linked case and changed by editors of any linked case;
+the cases it lists are only those the caller may see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit import service as audit
+from app.audit.canonical import case_chain
+from app.auth.dependencies import CaseAccess, Principal, case_access
+from app.auth.permissions import CasePermission, case_role_allows
+from app.db import utcnow
+from app.errors import AppError, Forbidden, NotFound, PreconditionFailed
+from app.kit.etag import etag_for, require_match
+from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
+from app.kit.problems import invalid_field, validation_problem
+from app.models.case import CaseMember, CaseRole
+from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
+from app.models.user import User
+from app.site_visits.schemas import (
+    Conditions,
+    SiteVisitCreate,
+    SiteVisitPatch,
+    SiteVisitRead,
+    VisitLocation,
+)
+
+
+class SiteVisitNotFound(NotFound):
+    slug, title = "site-visit-not-found", "Site visit not found"
+
+
+@dataclass(frozen=True)
+class VisitAccess:
+    visit: SiteVisit
+    principal: Principal
+    case_ids: list[uuid.UUID]
+    team: list[uuid.UUID]
+    roles: dict[uuid.UUID, str]  # the caller's case role on each linked case they belong to
+
+    @property
+    def visible_case_ids(self) -> list[uuid.UUID]:
+        if self.principal.is_admin:
+            return self.case_ids
+        return [c for c in self.case_ids if c in self.roles]
+
+    @property
+    def editing_case_id(self) -> uuid.UUID | None:
+        return next(
+            (
+                c
+                for c in self.case_ids
+                if case_role_allows(
+                    CaseRole(self.roles[c]) if c in self.roles else None,
+                    CasePermission.EDIT,
+                    admin=self.principal.is_admin,
+                )
+            ),
+            None,
+        )
+
+
+def create(session: Session, *, access: CaseAccess, data: SiteVisitCreate) -> VisitAccess:
+    others = [c for c in data.also_case_ids if c != access.case.id]
+    for case_id in others:
+        _require_editable(session, access.principal, case_id)
+    _require_active_users(session, data.team)
+    visit = SiteVisit(created_by_id=access.principal.user_id)
+    _apply(visit, data.model_dump(exclude={"also_case_ids", "team"}))
+    session.add(visit)
+    session.flush()
+    for case_id in [access.case.id, *others]:
+        session.add(
+            SiteVisitCase(
+                site_visit_id=visit.id, case_id=case_id, linked_by_id=access.principal.user_id
+            )
+        )
+    for user_id in data.team:
+        session.add(SiteVisitMember(site_visit_id=visit.id, user_id=user_id))
+    session.flush()
+    loaded = visit_access(session, access.principal, visit.id)
+    _record(session, loaded, access.case.id, "site_visit.logged", {"visit": _facts(loaded)})
+    return loaded
+
+
+def visit_access(session: Session, principal: Principal, visit_id: uuid.UUID) -> VisitAccess:
+    visit = session.get(SiteVisit, visit_id)
+    if visit is None:
+        raise SiteVisitNotFound()
+    case_ids = list(
+        session.scalars(
+            select(SiteVisitCase.case_id)
+            .where(SiteVisitCase.site_visit_id == visit_id)
+            .order_by(SiteVisitCase.linked_at, SiteVisitCase.case_id)
+        )
+    )
+    roles = dict(
+        session.execute(
+            select(CaseMember.case_id, CaseMember.role).where(
+                CaseMember.user_id == principal.user_id, CaseMember.case_id.in_(case_ids)
+            )
+        ).all()
+    )
+    team = list(
+        session.scalars(
+            select(SiteVisitMember.user_id)
+            .where(SiteVisitMember.site_visit_id == visit_id)
+            .order_by(SiteVisitMember.user_id)
+        )
+    )
+    access = VisitAccess(
+        visit=visit, principal=principal, case_ids=case_ids, team=team, roles=roles
+    )
+    if not access.visible_case_ids:
+        raise SiteVisitNotFound()
+    return access
+
+
+def update(
+    session: Session, *, access: VisitAccess, patch: SiteVisitPatch, if_match: str | None
+) -> VisitAccess:
+    acting_case = access.editing_case_id
+    if acting_case is None:
+        raise Forbidden("Your role on this visit's cases does not allow changing it.")
+    visit = access.visit
+    require_match(if_match, etag_for(visit.version))
+    sent = patch.model_dump(exclude_unset=True)
+    current = read(access).model_dump(
+        include={"visited_at", "visited_until", "location", "purpose", "observations", "conditions"}
+    )
+    merged = {**current, **{k: v for k, v in sent.items() if k != "team"}}
+    try:
+        valid = SiteVisitCreate.model_validate(merged)
+    except ValidationError as exc:
+        raise validation_problem(exc) from exc
+    before = _facts(access)
+    _apply(visit, valid.model_dump(exclude={"also_case_ids", "team"}))
+    team = access.team
+    if "team" in sent:
+        team = list(sent["team"] or [])
+        _require_active_users(session, team)
+        _replace_team(session, visit.id, team)
+    changed = VisitAccess(visit, access.principal, access.case_ids, team, access.roles)
+    changes = audit.changes(before, _facts(changed))
+    if not changes:
+        return access
+    visit.updated_at = utcnow()
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise PreconditionFailed("The site visit changed meanwhile; fetch it again.") from exc
+    _record(session, changed, acting_case, "site_visit.updated", {"changes": changes})
+    return changed
+
+
+def list_for_case(
+    session: Session, *, access: CaseAccess, page: PageParams
+) -> tuple[list[VisitAccess], str | None]:
+    listing = f"site-visits:{access.case.id}"
+    query = (
+        select(SiteVisit)
+        .join(SiteVisitCase, SiteVisitCase.site_visit_id == SiteVisit.id)
+        .where(SiteVisitCase.case_id == access.case.id)
+        .order_by(SiteVisit.created_at.desc(), SiteVisit.id.desc())
+        .limit(page.limit + 1)
+    )
+    if page.cursor:
+        position = decode_cursor(listing, page.cursor)
+        query = query.where(after_position(SiteVisit.created_at, SiteVisit.id, position))
+    rows = list(session.scalars(query))
+    shown = [visit_access(session, access.principal, v.id) for v in rows[: page.limit]]
+    return shown, next_cursor(listing, rows, page.limit)
+
+
+def read(access: VisitAccess) -> SiteVisitRead:
+    visit = access.visit
+    location = None
+    if visit.location_name is not None or visit.latitude is not None:
+        location = VisitLocation(name=visit.location_name, lat=visit.latitude, lon=visit.longitude)
+    return SiteVisitRead(
+        id=visit.id,
+        visited_at=visit.visited_at,
+        visited_until=visit.visited_until,
+        location=location,
+        team=access.team,
+        purpose=visit.purpose,
+        observations=visit.observations,
+        conditions=Conditions(
+            access=visit.access_conditions,
+            security=visit.security_conditions,
+            weather=visit.weather,
+        ),
+        case_ids=access.visible_case_ids,
+        created_by=visit.created_by_id,
+        created_at=visit.created_at,
+        updated_at=visit.updated_at,
+        version=visit.version,
+    )
+
+
+def _apply(visit: SiteVisit, data: dict[str, Any]) -> None:
+    location = data.get("location") or {}
+    conditions = data.get("conditions") or {}
+    visit.visited_at = data["visited_at"]
+    visit.visited_until = data.get("visited_until")
+    visit.location_name = location.get("name")
+    visit.latitude = location.get("lat")
+    visit.longitude = location.get("lon")
+    visit.purpose = data.get("purpose")
+    visit.observations = data.get("observations")
+    visit.access_conditions = conditions.get("access")
+    visit.security_conditions = conditions.get("security")
+    visit.weather = conditions.get("weather")
+
+
+def _replace_team(session: Session, visit_id: uuid.UUID, team: list[uuid.UUID]) -> None:
+    for member in session.scalars(
+        select(SiteVisitMember).where(SiteVisitMember.site_visit_id == visit_id)
+    ):
+        session.delete(member)
+    session.flush()
+    for user_id in team:
+        session.add(SiteVisitMember(site_visit_id=visit_id, user_id=user_id))
+
+
+def _facts(access: VisitAccess) -> dict[str, Any]:
+    """The visit for the audit trail: facts, and digests of the long texts."""
+    facts = read(access).model_dump(mode="json")
+    for field in ("purpose", "observations"):
+        text = facts.pop(field)
+        facts[f"{field}_sha256"] = hashlib.sha256(text.encode()).hexdigest() if text else None
+    facts["case_ids"] = [str(c) for c in access.case_ids]
+    for volatile in ("id", "created_by", "created_at", "updated_at", "version"):
+        facts.pop(volatile)
+    return facts
+
+
+def _record(
+    session: Session, access: VisitAccess, case_id: uuid.UUID, action: str, payload: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        chain=case_chain(case_id),
+        action=action,
+        resource_type="site_visit",
+        resource_id=access.visit.id,
+        actor_id=access.principal.user_id,
+        case_id=case_id,
+        payload=payload,
+    )
+
+
+def _require_editable(session: Session, principal: Principal, case_id: uuid.UUID) -> None:
+    # One answer for "no such case", "not yours" and "read only": nothing is revealed.
+    try:
+        allowed = case_access(session, principal, case_id).allows(CasePermission.EDIT)
+    except AppError:
+        allowed = False
+    if not allowed:
+        raise invalid_field("also_case_ids", "names a case you cannot edit")
+
+
+def _require_active_users(session: Session, user_ids: list[uuid.UUID]) -> None:
+    if not user_ids:
+        return
+    active = set(
+        session.scalars(select(User.id).where(User.id.in_(user_ids), User.active.is_(True)))
+    )
+    if set(user_ids) - active:
+        raise invalid_field("team", "names a user who does not exist or is deactivated")

@@ -1,0 +1,1 @@
+"""The testimonies domain: router, schemas, service."""

@@ -1,0 +1,1 @@
+"""The witnesses domain: router, schemas, service."""
