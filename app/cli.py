@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.audit import service as audit
+from app.audit.canonical import SYSTEM_CHAIN
 from app.audit.signing import (
     Signer,
     SigningKeyError,
@@ -25,12 +26,15 @@ from app.audit.signing import (
 from app.audit.verify import verify_all
 from app.config import Settings
 from app.db import Database, create_database
+from app.demo import load_demo
 from app.errors import AppError
 from app.migrate import schema_is_current, upgrade_to_head
 from app.models.audit import AuditChain
 from app.models.user import GlobalRole
 from app.storage import StorageMisconfigured, open_object_store
 from app.users import service as users
+from app.witnesses.crypto import IdentityKeyError, IdentityKeyring
+from app.witnesses.service import reseal_identities
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -98,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_audit_verify)
     sign = audit_commands.add_parser("checkpoint", help="sign every chain head not yet signed")
     sign.set_defaults(handler=_audit_checkpoint)
+
+    demo = commands.add_parser("demo", help="load the demonstration data set (idempotent)")
+    demo.set_defaults(handler=_demo)
+
+    key_commands = commands.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = key_commands.add_parser(
+        "rotate-identity", help="add a new identity key and re-encrypt every witness identity"
+    )
+    rotate.set_defaults(handler=_rotate_identity_key)
     return parser
 
 
@@ -203,6 +218,57 @@ def _audit_checkpoint(settings: Settings, _args: argparse.Namespace) -> int:
         database.dispose()
     print(f"signed {signed} chain head(s)", file=sys.stderr)
     return 0
+
+
+def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+    keyring = _keyring(settings)
+    database = _open_database(settings)
+    try:
+        with database.write_sessions.begin() as session:
+            created = load_demo(session, keyring)
+    finally:
+        database.dispose()
+    for line in created:
+        print(f"created {line}", file=sys.stderr)
+    print(f"demo data set loaded ({len(created)} new item(s))", file=sys.stderr)
+    return 0
+
+
+def _rotate_identity_key(settings: Settings, _args: argparse.Namespace) -> int:
+    keyring = _keyring(settings)
+    database = _open_database(settings)
+    try:
+        new_key = keyring.rotate()
+        total = 0
+        while True:  # in batches, each its own transaction: an interrupted run just resumes
+            with database.write_sessions.begin() as session:
+                done = reseal_identities(session, keyring, batch=500)
+            total += done
+            if done == 0:
+                break
+        with database.write_sessions.begin() as session:
+            audit.record(
+                session,
+                chain=SYSTEM_CHAIN,
+                action="identity_key.rotated",
+                resource_type="identity_key",
+                resource_id=new_key.split(":")[-1],
+                actor_id=None,
+                payload={"key_id": new_key, "identities_resealed": total, "via": "cli"},
+            )
+    except IdentityKeyError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        database.dispose()
+    print(f"identity key {new_key} is current; {total} identities re-encrypted", file=sys.stderr)
+    return 0
+
+
+def _keyring(settings: Settings) -> IdentityKeyring:
+    try:
+        return IdentityKeyring(settings.identity_key_file)
+    except IdentityKeyError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _open_database(settings: Settings) -> Database:

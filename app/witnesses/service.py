@@ -365,6 +365,26 @@ def update_witness(
     return access
 
 
+def reseal_identities(session: Session, keyring: IdentityKeyring, *, batch: int) -> int:
+    """Re-encrypt up to `batch` identities not yet under the current key; return how many.
+    Not a change of the witness (same version, same ETag): the same identity, a new lock."""
+    stale = session.scalars(
+        select(Witness)
+        .where(Witness.identity_key_id != keyring.current_key_id)
+        .limit(batch)
+        .with_for_update()
+    ).all()
+    for witness in stale:
+        key_id, blob = _sealed(witness.id, read_identity(witness, keyring), keyring)
+        session.execute(
+            update(Witness)
+            .where(Witness.id == witness.id)
+            .values(identity_key_id=key_id, identity_ciphertext=blob)
+            .execution_options(synchronize_session=False)
+        )
+    return len(stale)
+
+
 def _public_facts(witness: Witness) -> dict[str, Any]:
     return {
         "consent": _consent(witness).model_dump(mode="json"),
@@ -373,10 +393,14 @@ def _public_facts(witness: Witness) -> dict[str, Any]:
 
 
 def _seal(witness: Witness, identity: dict[str, Any], keyring: IdentityKeyring) -> None:
+    witness.identity_key_id, witness.identity_ciphertext = _sealed(witness.id, identity, keyring)
+
+
+def _sealed(
+    witness_id: uuid.UUID, identity: dict[str, Any], keyring: IdentityKeyring
+) -> tuple[str, bytes]:
     plaintext = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()
-    witness.identity_key_id, witness.identity_ciphertext = keyring.seal(
-        plaintext, _context(witness.id)
-    )
+    return keyring.seal(plaintext, _context(witness_id))
 
 
 def _plain(value: Any) -> Any:
