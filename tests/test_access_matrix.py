@@ -41,6 +41,7 @@ ADMIN = "admin"
 NON_ADMIN_ROLES = ("investigator", "legal", "viewer")
 GLOBAL_ROLES = frozenset({ADMIN, *NON_ADMIN_ROLES})
 CASE_ROLES = ("lead", "investigator", "legal", "viewer")
+CASE_EDITORS = ("lead", "investigator")
 PROBLEM_JSON = "application/problem+json"
 
 # The contract's unauthenticated endpoints (API.md, Conventions). Anything else needs a token.
@@ -132,6 +133,20 @@ EXPECTED: dict[RouteKey, Access] = {
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): case_members("lead", success=204),
     # The audit trail: a case's events are for its members ("members only", issue 3); verifying
     # every chain is for admins; the public keys are for anyone signed in.
+    # Witnesses, testimonies and site visits: read by every member, written by leads and
+    # investigators. A resource of a case answers like the case: 404 to non-members.
+    ("POST", "/api/v1/cases/{case_id}/witnesses"): case_members(*CASE_EDITORS, success=201),
+    ("GET", "/api/v1/cases/{case_id}/witnesses"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/witnesses/{witness_id}"): case_members(*CASE_ROLES),
+    ("PATCH", "/api/v1/witnesses/{witness_id}"): case_members(*CASE_EDITORS),
+    ("POST", "/api/v1/cases/{case_id}/testimonies"): case_members(*CASE_EDITORS, success=201),
+    ("GET", "/api/v1/cases/{case_id}/testimonies"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/testimonies/{testimony_id}"): case_members(*CASE_ROLES),
+    ("PATCH", "/api/v1/testimonies/{testimony_id}"): case_members(*CASE_EDITORS),
+    ("POST", "/api/v1/cases/{case_id}/site-visits"): case_members(*CASE_EDITORS, success=201),
+    ("GET", "/api/v1/cases/{case_id}/site-visits"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/site-visits/{visit_id}"): case_members(*CASE_ROLES),
+    ("PATCH", "/api/v1/site-visits/{visit_id}"): case_members(*CASE_EDITORS),
     ("GET", "/api/v1/cases/{case_id}/audit"): case_members(*CASE_ROLES),
     ("GET", "/api/v1/audit/verify"): admin_only(),
     ("GET", "/api/v1/signing-keys"): any_user(),
@@ -154,6 +169,9 @@ class World:
     owner: Actor
     case_id: str
     token_owner_id: str
+    witness_id: str = ""
+    testimony_id: str = ""
+    visit_id: str = ""
     callers: list[Caller] = field(default_factory=list)
     members: dict[str, set[str]] = field(default_factory=dict)  # case id -> member user ids
 
@@ -221,6 +239,7 @@ def build_world(
         members={case["id"]: {owner.id}, other["id"]: {outsider.id}},
     )
     world.token_owner_id = world.new_user()
+    _add_case_records(world)
     if not with_callers:
         return world
     world.callers.append(Caller(admin, ADMIN))
@@ -233,6 +252,33 @@ def build_world(
                 world.callers.append(Caller(actor, global_role, case_role, identify))
         world.callers.append(Caller(make_user(global_role), global_role))
     return world
+
+
+def _add_case_records(world: World) -> None:
+    """A witness, a testimony and a site visit in the matrix case, made by its lead."""
+    base = f"/api/v1/cases/{world.case_id}"
+    headers = world.owner.headers
+    witness = world.client.post(
+        f"{base}/witnesses", json={"full_name": "Matrix Witness"}, headers=headers
+    )
+    assert witness.status_code == 201, witness.text
+    world.witness_id = witness.json()["id"]
+    testimony = world.client.post(
+        f"{base}/testimonies",
+        json={
+            "witness_id": world.witness_id,
+            "recorded_at": "2020-12-02T10:00:00Z",
+            "statement": "…",
+        },
+        headers=headers,
+    )
+    assert testimony.status_code == 201, testimony.text
+    world.testimony_id = testimony.json()["id"]
+    visit = world.client.post(
+        f"{base}/site-visits", json={"visited_at": "2020-12-03T09:00:00Z"}, headers=headers
+    )
+    assert visit.status_code == 201, visit.text
+    world.visit_id = visit.json()["id"]
 
 
 # -- How to call each route with a valid request -----------------------------------------------
@@ -349,6 +395,74 @@ def _lists_only_own_cases(world: World, caller: Caller, response: httpx.Response
     return f"list has {len(listed - wanted)} foreign and lacks {len(wanted - listed)} own cases"
 
 
+def _in_case_or_missing(world: World, case_id: str, existing: str) -> str:
+    """The matrix case's record, or (for the twin of a 404) a record that does not exist."""
+    return existing if case_id == world.case_id else str(uuid.uuid4())
+
+
+def _register_witness(world: World, case_id: str) -> Prepared:
+    return Prepared(
+        params={"case_id": case_id}, body={"full_name": f"Witness {uuid.uuid4().hex[:6]}"}
+    )
+
+
+def _witness(world: World, case_id: str) -> Prepared:
+    return Prepared(params={"witness_id": _in_case_or_missing(world, case_id, world.witness_id)})
+
+
+def _patch_witness(world: World, case_id: str) -> Prepared:
+    witness_id = _in_case_or_missing(world, case_id, world.witness_id)
+    etag = world.etag(f"/api/v1/witnesses/{world.witness_id}")
+    return Prepared(
+        params={"witness_id": witness_id}, body={"risk_level": "high"}, headers={"If-Match": etag}
+    )
+
+
+def _create_testimony(world: World, case_id: str) -> Prepared:
+    return Prepared(
+        params={"case_id": case_id},
+        body={
+            "witness_id": world.witness_id,
+            "recorded_at": "2020-12-02T10:00:00Z",
+            "statement": "…",
+        },
+    )
+
+
+def _testimony(world: World, case_id: str) -> Prepared:
+    return Prepared(
+        params={"testimony_id": _in_case_or_missing(world, case_id, world.testimony_id)}
+    )
+
+
+def _patch_testimony(world: World, case_id: str) -> Prepared:
+    testimony_id = _in_case_or_missing(world, case_id, world.testimony_id)
+    etag = world.etag(f"/api/v1/testimonies/{world.testimony_id}")
+    return Prepared(
+        params={"testimony_id": testimony_id},
+        body={"place": f"Martuni {uuid.uuid4().hex[:6]}"},
+        headers={"If-Match": etag},
+    )
+
+
+def _create_visit(world: World, case_id: str) -> Prepared:
+    return Prepared(params={"case_id": case_id}, body={"visited_at": "2020-12-03T09:00:00Z"})
+
+
+def _visit(world: World, case_id: str) -> Prepared:
+    return Prepared(params={"visit_id": _in_case_or_missing(world, case_id, world.visit_id)})
+
+
+def _patch_visit(world: World, case_id: str) -> Prepared:
+    visit_id = _in_case_or_missing(world, case_id, world.visit_id)
+    etag = world.etag(f"/api/v1/site-visits/{world.visit_id}")
+    return Prepared(
+        params={"visit_id": visit_id},
+        body={"observations": f"Crater {uuid.uuid4().hex[:6]}"},
+        headers={"If-Match": etag},
+    )
+
+
 DRIVERS: dict[RouteKey, Driver] = {
     ("POST", "/api/v1/users"): Driver(_create_user),
     ("GET", "/api/v1/users"): Driver(_no_params),
@@ -365,6 +479,18 @@ DRIVERS: dict[RouteKey, Driver] = {
     ("GET", "/api/v1/cases/{case_id}/members"): Driver(_case),
     ("PUT", "/api/v1/cases/{case_id}/members/{user_id}"): Driver(_put_member),
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): Driver(_remove_member),
+    ("POST", "/api/v1/cases/{case_id}/witnesses"): Driver(_register_witness),
+    ("GET", "/api/v1/cases/{case_id}/witnesses"): Driver(_case),
+    ("GET", "/api/v1/witnesses/{witness_id}"): Driver(_witness),
+    ("PATCH", "/api/v1/witnesses/{witness_id}"): Driver(_patch_witness),
+    ("POST", "/api/v1/cases/{case_id}/testimonies"): Driver(_create_testimony),
+    ("GET", "/api/v1/cases/{case_id}/testimonies"): Driver(_case),
+    ("GET", "/api/v1/testimonies/{testimony_id}"): Driver(_testimony),
+    ("PATCH", "/api/v1/testimonies/{testimony_id}"): Driver(_patch_testimony),
+    ("POST", "/api/v1/cases/{case_id}/site-visits"): Driver(_create_visit),
+    ("GET", "/api/v1/cases/{case_id}/site-visits"): Driver(_case),
+    ("GET", "/api/v1/site-visits/{visit_id}"): Driver(_visit),
+    ("PATCH", "/api/v1/site-visits/{visit_id}"): Driver(_patch_visit),
     ("GET", "/api/v1/cases/{case_id}/audit"): Driver(_case),
     ("GET", "/api/v1/audit/verify"): Driver(_no_params),
     ("GET", "/api/v1/signing-keys"): Driver(_no_params),

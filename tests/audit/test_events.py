@@ -3,6 +3,7 @@ and from where; a failed change appends nothing; secrets never enter an event.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -191,6 +192,137 @@ def _remove_member(world: World) -> tuple[Call, Callable[[Any], Expected]]:
     )
 
 
+def _register_witness(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    call = Call("POST", f"/api/v1/cases/{case_id}/witnesses", {"full_name": "Anahit Gevorgyan"})
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "witness.registered",
+        "witness",
+        answer.json()["id"],
+        lambda p: (
+            p["pseudonym"] == answer.json()["pseudonym"]
+            and p["identity_fields"] == ["full_name"]
+            and "Anahit" not in json.dumps(p)
+        ),
+    )
+
+
+def _update_witness(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    witness = world.client.post(
+        f"/api/v1/cases/{case_id}/witnesses",
+        json={"full_name": "Anahit"},
+        headers=world.admin.headers,
+    ).json()
+    call = Call(
+        "PATCH",
+        f"/api/v1/witnesses/{witness['id']}",
+        {"risk_level": "critical", "full_name": "Anahit Gevorgyan"},
+        {"If-Match": '"1"'},
+    )
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "witness.updated",
+        "witness",
+        witness["id"],
+        lambda p: (
+            p["changes"] == {"risk_level": {"from": "medium", "to": "critical"}}
+            and p["identity_fields_changed"] == ["full_name"]
+            and "Gevorgyan" not in json.dumps(p)
+        ),
+    )
+
+
+def _witness_in(world: World, case_id: str) -> str:
+    witness = world.client.post(
+        f"/api/v1/cases/{case_id}/witnesses", json={"full_name": "W"}, headers=world.admin.headers
+    )
+    return str(witness.json()["id"])
+
+
+def _create_testimony(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    statement = "Մարտունի, 27 September"
+    body = {
+        "witness_id": _witness_in(world, case_id),
+        "recorded_at": "2020-12-02T10:00:00Z",
+        "statement": statement,
+    }
+    call = Call("POST", f"/api/v1/cases/{case_id}/testimonies", body)
+    digest = hashlib.sha256(statement.encode()).hexdigest()
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "testimony.recorded",
+        "testimony",
+        answer.json()["id"],
+        lambda p: p["testimony"]["statement_sha256"] == digest and statement not in json.dumps(p),
+    )
+
+
+def _update_testimony(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    body = {
+        "witness_id": _witness_in(world, case_id),
+        "recorded_at": "2020-12-02T10:00:00Z",
+        "statement": "a",
+    }
+    testimony = world.client.post(
+        f"/api/v1/cases/{case_id}/testimonies", json=body, headers=world.admin.headers
+    ).json()
+    call = Call(
+        "PATCH", f"/api/v1/testimonies/{testimony['id']}", {"place": "Martuni"}, {"If-Match": '"1"'}
+    )
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "testimony.updated",
+        "testimony",
+        testimony["id"],
+        lambda p: p == {"changes": {"place": {"from": None, "to": "Martuni"}}},
+    )
+
+
+def _create_visit(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    call = Call(
+        "POST",
+        f"/api/v1/cases/{case_id}/site-visits",
+        {"visited_at": "2020-12-03T09:00:00Z", "observations": "Impact crater"},
+    )
+    digest = hashlib.sha256(b"Impact crater").hexdigest()
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "site_visit.logged",
+        "site_visit",
+        answer.json()["id"],
+        lambda p: (
+            p["visit"]["observations_sha256"] == digest and p["visit"]["case_ids"] == [case_id]
+        ),
+    )
+
+
+def _update_visit(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    visit = world.client.post(
+        f"/api/v1/cases/{case_id}/site-visits",
+        json={"visited_at": "2020-12-03T09:00:00Z"},
+        headers=world.admin.headers,
+    ).json()
+    call = Call(
+        "PATCH",
+        f"/api/v1/site-visits/{visit['id']}",
+        {"conditions": {"weather": "Rain"}},
+        {"If-Match": '"1"'},
+    )
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "site_visit.updated",
+        "site_visit",
+        visit["id"],
+        lambda p: p == {"changes": {"conditions.weather": {"from": None, "to": "Rain"}}},
+    )
+
+
 # Every route that changes state, and the one event it must append. A new mutating route
 # without an entry here fails test_every_mutating_route_is_listed.
 MUTATIONS: dict[tuple[str, str], Mutation] = {
@@ -202,6 +334,12 @@ MUTATIONS: dict[tuple[str, str], Mutation] = {
     ("PATCH", "/api/v1/cases/{case_id}"): _update_case,
     ("PUT", "/api/v1/cases/{case_id}/members/{user_id}"): _put_member,
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): _remove_member,
+    ("POST", "/api/v1/cases/{case_id}/witnesses"): _register_witness,
+    ("PATCH", "/api/v1/witnesses/{witness_id}"): _update_witness,
+    ("POST", "/api/v1/cases/{case_id}/testimonies"): _create_testimony,
+    ("PATCH", "/api/v1/testimonies/{testimony_id}"): _update_testimony,
+    ("POST", "/api/v1/cases/{case_id}/site-visits"): _create_visit,
+    ("PATCH", "/api/v1/site-visits/{visit_id}"): _update_visit,
 }
 
 
