@@ -678,7 +678,7 @@ def exercise(
     driver = DRIVERS[route]
     prepared = driver.prepare(world, world.case_id)
     refused = expected >= 400
-    before = db.snapshot() if refused else None
+    before = db.fingerprint() if refused else None
     response = send(world.client, route, prepared, caller.actor.headers)
     if response.is_success and driver.record is not None:
         driver.record(world, caller, response)  # even a wrongly allowed case is theirs now
@@ -688,7 +688,7 @@ def exercise(
     elif response.is_success and driver.check is not None:
         problems.extend(filter(None, [driver.check(world, caller, response)]))
     if refused:
-        if before != db.snapshot():
+        if before != db.fingerprint():
             problems.append(f"{response.status_code}, but the database changed")
         if response.status_code >= 400:
             problems.extend(filter(None, [problem_shape_issue(response)]))
@@ -702,10 +702,10 @@ def compare_with_missing_case(
 ) -> list[str]:
     """The same request on a random case id must answer exactly as for the real, hidden case."""
     prepared = DRIVERS[route].prepare(world, str(uuid.uuid4()))
-    before = db.snapshot()
+    before = db.fingerprint()
     ghost = send(world.client, route, prepared, caller.actor.headers)
     problems: list[str] = []
-    if before != db.snapshot():
+    if before != db.fingerprint():
         problems.append("a request on a missing case changed the database")
     if ghost.status_code != 404:
         problems.append(f"missing case answered {describe(ghost)}")
@@ -768,7 +768,7 @@ def test_every_route_refuses_callers_without_a_valid_token(
     for label, headers in anonymous_headers(world).items():
         for route in EXPECTED:
             prepared = DRIVERS[route].prepare(world, world.case_id)
-            before = db.snapshot()
+            before = db.fingerprint()
             response = send(client, route, prepared, headers)
             problems: list[str] = []
             if response.status_code != 401:
@@ -778,7 +778,7 @@ def test_every_route_refuses_callers_without_a_valid_token(
                 challenge = response.headers.get("www-authenticate", "")
                 if not challenge.lower().startswith("bearer"):
                     problems.append(f"WWW-Authenticate is {challenge!r}, not a Bearer challenge")
-            if before != db.snapshot():
+            if before != db.fingerprint():
                 problems.append(f"{response.status_code}, but the database changed")
             failures.extend(Failure(route, label, "401", p) for p in problems)
     assert not failures, failure_table(failures)

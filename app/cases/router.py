@@ -86,6 +86,8 @@ def list_cases(
         list[str], Query(max_length=10, description="Cases carrying all of these tags.")
     ] = [],  # noqa: B006
 ) -> CasePage:
+    if q is not None and any(unicodedata.category(ch) == "Cc" for ch in q):
+        raise _query_problem("q", "must not contain control characters")
     if occurred_from and occurred_to and occurred_from > occurred_to:
         raise _query_problem("occurred_from", "must not be after occurred_to")
     filters = CaseFilters(

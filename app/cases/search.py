@@ -7,6 +7,7 @@ every script); SQLite uses FTS5 (unicode61 tokens, diacritics folded). Words mat
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import (
@@ -20,7 +21,9 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 
+from app.kit.text import fold
 from app.models.case import Case
 from app.models.site_visit import SiteVisit, SiteVisitCase, site_visit_search_text
 from app.models.testimony import Testimony, testimony_search_text
@@ -30,14 +33,17 @@ _WORD = re.compile(r"\w+")
 
 
 def words(query: str) -> list[str]:
-    return [w[:64] for w in _WORD.findall(query.lower())][:MAX_WORDS]
+    """The query's words, in NFC. Not lower-cased here: the databases fold case themselves,
+    and Python's lower() would split a Turkish/Azerbaijani 'İ' into 'i' and a combining dot."""
+    return [w[:64] for w in _WORD.findall(unicodedata.normalize("NFC", query))][:MAX_WORDS]
 
 
 def case_matches(dialect: str, query: str) -> ColumnElement[bool]:
     """Cases whose fields contain `query`, or whose testimonies or site visits match it."""
+    query = unicodedata.normalize("NFC", query)
     own = or_(
         *(
-            column.icontains(query, autoescape=True)
+            _contains(dialect, column, query)
             for column in (
                 Case.title,
                 Case.summary,
@@ -58,6 +64,12 @@ def case_matches(dialect: str, query: str) -> ColumnElement[bool]:
         SiteVisitCase.site_visit_id.in_(select(SiteVisit.id).where(_visit_match(dialect, terms))),
     )
     return or_(own, testimony, visit)
+
+
+def _contains(dialect: str, column: InstrumentedAttribute[Any], query: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column.icontains(query, autoescape=True)
+    return func.casefile_fold(column).contains(fold(query), autoescape=True)
 
 
 def _testimony_match(dialect: str, terms: list[str]) -> ColumnElement[bool]:

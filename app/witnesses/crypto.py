@@ -34,13 +34,16 @@ class IdentityKeyring:
         self._lock = threading.Lock()
         self.current_key_id = ""
         self._keys: dict[str, AESGCM] = {}
+        self._loaded_stamp: tuple[int, int] | None = None
         if not path.exists():
             _write_new_keyring(path)
         self._load()
 
     def seal(self, plaintext: bytes, context: str) -> tuple[str, bytes]:
         """Encrypt with the current key; `context` (e.g. the witness id) is authenticated, so
-        a ciphertext copied onto another row does not open there."""
+        a ciphertext copied onto another row does not open there. The file is re-read if it
+        changed, so that a server running during a rotation seals with the new key at once."""
+        self._reload_if_changed()
         key_id = self.current_key_id
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._keys[key_id].encrypt(nonce, plaintext, context.encode())
@@ -74,17 +77,42 @@ class IdentityKeyring:
             raise IdentityKeyError(f"identity key {key_id} is not in {self.path}")
         return key
 
+    def _reload_if_changed(self) -> None:
+        try:
+            if _stamp(self.path) != self._loaded_stamp:
+                self._load()
+        except OSError as exc:
+            raise IdentityKeyError(f"{self.path} cannot be read: {exc.strerror}") from exc
+
     def _load(self) -> None:
         try:
+            stamp = _stamp(self.path)
             document = json.loads(self.path.read_text())
-            keys = {kid: AESGCM(base64.b64decode(raw)) for kid, raw in document["keys"].items()}
+            keys = _parse_keys(document)
             current = document["current"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IdentityKeyError(f"{self.path} is not a Casefile identity keyring") from exc
-        if current not in keys:
+        if not isinstance(current, str) or current not in keys:
             raise IdentityKeyError(f"{self.path}: the current key is missing")
         with self._lock:
-            self._keys, self.current_key_id = keys, current
+            self._keys, self.current_key_id, self._loaded_stamp = keys, current, stamp
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+def _parse_keys(document: object) -> dict[str, AESGCM]:
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), dict):
+        raise ValueError("not a keyring")
+    keys = {}
+    for key_id, raw in document["keys"].items():
+        secret = base64.b64decode(raw, validate=True)
+        if len(secret) != 32:
+            raise ValueError("identity keys are 256 bits")
+        keys[str(key_id)] = AESGCM(secret)
+    return keys
 
 
 def _key_id(raw: bytes) -> str:
