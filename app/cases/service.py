@@ -22,6 +22,7 @@ from app.cases.schemas import (
 from app.db import utcnow
 from app.errors import PreconditionFailed
 from app.kit.etag import etag_for, require_match
+from app.kit.patch import merge_patch
 from app.kit.problems import validation_problem
 from app.models.case import Case, CaseMember, CaseRole, CaseTag
 
@@ -61,7 +62,7 @@ def update_case(
     """Apply a merge patch if `if_match` names the current version; validate the result whole."""
     case = access.case
     require_match(if_match, etag_for(case.version))
-    merged = _merge(_as_input(case), patch.model_dump(exclude_unset=True))
+    merged = merge_patch(_as_input(case), patch.model_dump(exclude_unset=True))
     try:
         data = CaseCreate.model_validate(merged)
     except ValidationError as exc:
@@ -131,16 +132,6 @@ def _as_input(case: Case) -> dict[str, Any]:
         "location": read["location"],
         "casualties": read["casualties"],
     }
-
-
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(target)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def case_read(case: Case, counts: dict[str, int] | None = None) -> CaseRead:

@@ -14,10 +14,12 @@ _LINE_BREAKS = frozenset("\n\r\t")
 
 
 def _reject_controls(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    # Text is kept exactly as sent (no Unicode normalisation): a statement is evidence, and
+    # its digest in the audit trail must be that of the bytes the investigator sent.
     for char in value:
         if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
             raise ValueError("must not contain control characters")
-    return unicodedata.normalize("NFC", value)
+    return value
 
 
 def single_line(value: str) -> str:

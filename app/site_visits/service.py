@@ -24,6 +24,7 @@ from app.db import utcnow
 from app.errors import AppError, Forbidden, NotFound, PreconditionFailed
 from app.kit.etag import etag_for, require_match
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
+from app.kit.patch import merge_patch
 from app.kit.problems import invalid_field, validation_problem
 from app.models.case import CaseMember, CaseRole
 from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
@@ -86,7 +87,7 @@ def create(session: Session, *, access: CaseAccess, data: SiteVisitCreate) -> Vi
                 site_visit_id=visit.id, case_id=case_id, linked_by_id=access.principal.user_id
             )
         )
-    for user_id in data.team:
+    for user_id in sorted(data.team):
         session.add(SiteVisitMember(site_visit_id=visit.id, user_id=user_id))
     session.flush()
     loaded = visit_access(session, access.principal, visit.id)
@@ -139,27 +140,29 @@ def update(
     current = read(access).model_dump(
         include={"visited_at", "visited_until", "location", "purpose", "observations", "conditions"}
     )
-    merged = {**current, **{k: v for k, v in sent.items() if k != "team"}}
+    merged = merge_patch(current, {k: v for k, v in sent.items() if k != "team"})
     try:
         valid = SiteVisitCreate.model_validate(merged)
     except ValidationError as exc:
         raise validation_problem(exc) from exc
+    team = sorted(sent["team"]) if sent.get("team") is not None else access.team
+    if "team" in sent and sent["team"] is None:
+        team = []
+    if team != access.team:
+        _require_active_users(session, team)
     before = _facts(access)
     _apply(visit, valid.model_dump(exclude={"also_case_ids", "team"}))
-    team = access.team
-    if "team" in sent:
-        team = list(sent["team"] or [])
-        _require_active_users(session, team)
-        _replace_team(session, visit.id, team)
     changed = VisitAccess(visit, access.principal, access.case_ids, team, access.roles)
     changes = audit.changes(before, _facts(changed))
     if not changes:
         return access
     visit.updated_at = utcnow()
     try:
-        session.flush()
+        session.flush()  # the version check, before anything else is written
     except StaleDataError as exc:
         raise PreconditionFailed("The site visit changed meanwhile; fetch it again.") from exc
+    if team != access.team:
+        _replace_team(session, visit.id, team)
     _record(session, changed, acting_case, "site_visit.updated", {"changes": changes})
     return changed
 
@@ -240,8 +243,9 @@ def _facts(access: VisitAccess) -> dict[str, Any]:
     for field in ("purpose", "observations"):
         text = facts.pop(field)
         facts[f"{field}_sha256"] = hashlib.sha256(text.encode()).hexdigest() if text else None
-    facts["case_ids"] = [str(c) for c in access.case_ids]
-    for volatile in ("id", "created_by", "created_at", "updated_at", "version"):
+    # Not the linked cases: this event is read by members of one of them, who may not know
+    # the others exist.
+    for volatile in ("id", "case_ids", "created_by", "created_at", "updated_at", "version"):
         facts.pop(volatile)
     return facts
 

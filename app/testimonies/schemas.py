@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.kit.schemas import InputSchema, LongText, PastUtcDatetime, ReadSchema, ShortText
 
@@ -14,7 +14,15 @@ from app.kit.schemas import InputSchema, LongText, PastUtcDatetime, ReadSchema, 
 LanguageTag = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)
 ]
-StatementText = Annotated[LongText, StringConstraints(min_length=1)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+StatementText = Annotated[LongText, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 
 _EXAMPLE: dict[str, Any] = {
     "witness_id": "3c1f7a52-6d0e-4c1b-9b7e-2a4d5e6f7a8b",

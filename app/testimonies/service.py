@@ -84,6 +84,8 @@ def update(
     before = _facts(testimony)
     for field, value in sent.items():
         setattr(testimony, field, value)
+    if testimony.translation and not testimony.translation_language:
+        testimony.translation_language = "en"
     changes = audit.changes(before, _facts(testimony))
     if not changes:
         return testimony

@@ -359,7 +359,6 @@ def update_witness(
             "pseudonym": witness.pseudonym,
             "changes": changes,
             "identity_fields_changed": sorted(identity_changed),
-            "linked_cases": [str(c) for c in access.linked_case_ids],
         },
     )
     return access
