@@ -152,9 +152,20 @@ _AUDITED_READ_MARK = "__casefile_audited_read__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_OWN_TRANSACTIONS_MARK = "__casefile_own_transactions__"
+
+
 def audited_read(endpoint: F) -> F:
     """Mark a GET that appends audit events (sensitive reads): it runs in a write transaction."""
     setattr(endpoint, _AUDITED_READ_MARK, True)
+    return endpoint
+
+
+def own_transactions(endpoint: F) -> F:
+    """Mark an endpoint that streams for long (uploads, re-hashing): the request's session only
+    authorises (read-only, released early); the endpoint opens its own short write
+    transaction at the end, so no lock is held while bytes flow."""
+    setattr(endpoint, _OWN_TRANSACTIONS_MARK, True)
     return endpoint
 
 
@@ -166,7 +177,9 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     database: Database = request.app.state.database
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    reads_only = request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False)
+    reads_only = (
+        request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False)
+    ) or getattr(endpoint, _OWN_TRANSACTIONS_MARK, False)
     factory = database.read_sessions if reads_only else database.write_sessions
     with factory() as session:
         try:

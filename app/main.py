@@ -16,6 +16,7 @@ from app.auth.dependencies import authenticate
 from app.cases.router import router as cases_router
 from app.config import Settings
 from app.db import create_database
+from app.evidence.router import router as evidence_router
 from app.kit.idempotency import IdempotentReplay, on_idempotent_replay
 from app.kit.metrics import HttpMetrics
 from app.kit.middleware import RequestContextMiddleware
@@ -25,7 +26,7 @@ from app.members.router import router as members_router
 from app.migrate import schema_is_current
 from app.ops.router import router as ops_router
 from app.site_visits.router import router as site_visits_router
-from app.storage import StorageMisconfigured, open_object_store
+from app.storage import S3ObjectStore, StorageMisconfigured, open_object_store
 from app.testimonies.router import router as testimonies_router
 from app.users.router import router as users_router
 from app.witnesses.crypto import IdentityKeyring
@@ -46,6 +47,7 @@ TAGS = [
     {"name": "witnesses", "description": "Witnesses: pseudonyms for all, identities for few."},
     {"name": "testimonies", "description": "What witnesses said, in their language."},
     {"name": "site-visits", "description": "Visits to strike sites, their team and findings."},
+    {"name": "evidence", "description": "Original files: fingerprinted, never altered."},
     {"name": "users", "description": "People and their API tokens (admins)."},
     {"name": "audit", "description": "The tamper-evident audit trail and its signing keys."},
     {"name": "operations", "description": "Probes and metrics."},
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store = open_object_store(settings)
             try:
                 store.check()
+                if settings.s3_object_lock_days and isinstance(store, S3ObjectStore):
+                    store.check_retention_possible()
             except StorageMisconfigured as exc:
                 raise StartupError(f"object storage ({store.description}): {exc}") from exc
         except BaseException:
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         witnesses_router,
         testimonies_router,
         site_visits_router,
+        evidence_router,
         audit_router,
     ):
         app.include_router(router)

@@ -124,7 +124,7 @@ def created(
     return json_response(body, status_code=201, location=location, etag=etag)
 
 
-def _fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(method: str, path: str, body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, RecursionError):
@@ -139,7 +139,7 @@ def _lock_id(user_id: uuid.UUID, key: str) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-def _replay_or_claim(
+def claim_or_replay(
     session: Session, claim: IdempotencyClaim, sealer: Sealer | None
 ) -> IdempotencyClaim:
     if session.get_bind().dialect.name == "postgresql":
@@ -185,6 +185,15 @@ def _replay_or_claim(
     )
 
 
+def valid_idempotency_key(value: str | None) -> str | None:
+    """The header's key, checked: 1 to 255 visible ASCII characters."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 255 or not set(value) <= _KEY_CHARS:
+        raise InvalidParameter("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    return value
+
+
 async def idempotency_guard(
     request: Request,
     principal: CurrentPrincipal,
@@ -200,18 +209,17 @@ async def idempotency_guard(
         ),
     ] = None,
 ) -> IdempotencyClaim | None:
-    if idempotency_key is None:
+    key = valid_idempotency_key(idempotency_key)
+    if key is None:
         return None
-    if not 1 <= len(idempotency_key) <= 255 or not set(idempotency_key) <= _KEY_CHARS:
-        raise InvalidParameter("Idempotency-Key must be 1 to 255 visible ASCII characters.")
     body = await request.body()
     claim = IdempotencyClaim(
         user_id=principal.user_id,
-        key=idempotency_key,
-        request_sha256=_fingerprint(request.method, request.url.path, body),
+        key=key,
+        request_sha256=fingerprint(request.method, request.url.path, body),
     )
     sealer: Sealer | None = getattr(request.app.state, "identity_keyring", None)
-    return await run_in_threadpool(_replay_or_claim, session, claim, sealer)
+    return await run_in_threadpool(claim_or_replay, session, claim, sealer)
 
 
 Idempotency = Annotated[IdempotencyClaim | None, Depends(idempotency_guard)]

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
 from app.models.case import Case, CaseMember, CaseRole, CaseStatus, CaseTag
+from app.models.evidence import EvidenceItem, EvidenceKind, Upload
 from app.models.idempotency import IdempotencyRecord
 from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
 from app.models.testimony import Testimony
@@ -20,6 +21,8 @@ __all__ = [
     "CaseTag",
     "ConsentMethod",
     "Counter",
+    "EvidenceItem",
+    "EvidenceKind",
     "GlobalRole",
     "IdempotencyRecord",
     "RiskLevel",
@@ -28,6 +31,7 @@ __all__ = [
     "SiteVisitCase",
     "SiteVisitMember",
     "Testimony",
+    "Upload",
     "User",
     "Witness",
     "WitnessCase",

@@ -5,7 +5,9 @@ Contract, checked by one test suite against both implementations:
   a writer that fails or is abandoned leaves nothing under the key (at most a temp object
   that `purge_incomplete` removes);
 - a committed key is never overwritten (evidence is immutable): committing to a taken key fails;
-- reads stream in bounded chunks, optionally a byte range, never loading a whole object.
+- reads stream in bounded chunks, optionally a byte range, never loading a whole object;
+- resumable uploads (tus) append to a temp object across requests and processes, their state
+  being a small JSON-able dict the caller keeps (in the database) between appends.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 READ_CHUNK_BYTES = 1024 * 1024
 
@@ -42,6 +44,12 @@ class StorageMisconfigured(Exception):
 class StoredObject:
     key: str
     size: int
+    # On a versioned S3 bucket, the version written: reads by version id are immune to a later
+    # delete marker or overwrite of the key.
+    version_id: str | None = None
+
+
+ResumableState = dict[str, Any]
 
 
 def validate_key(key: str) -> str:
@@ -87,13 +95,49 @@ class ObjectStore(Protocol):
 
     def writer(self, key: str) -> ObjectWriter: ...
 
-    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, length: int | None = None, *, version_id: str | None = None
+    ) -> Iterator[bytes]:
         """Stream the bytes [start, start+length) of a committed object."""
         ...
 
     def exists(self, key: str) -> bool: ...
 
-    def size(self, key: str) -> int: ...
+    def size(self, key: str, *, version_id: str | None = None) -> int: ...
+
+    def retain(self, stored: StoredObject, until: datetime) -> None:
+        """Make the object undeletable and unchangeable until `until` (S3 Object Lock,
+        compliance mode). The local store has nothing stronger than read-only files."""
+        ...
+
+    def discard(self, stored: StoredObject) -> None:
+        """Remove an object that no evidence refers to (a duplicate, or one whose database
+        row could not be written). Never called for evidence."""
+        ...
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every committed key under `prefix` (for reconciliation with the database)."""
+        ...
+
+    def start_resumable(self, key: str) -> ResumableState: ...
+
+    def append_resumable(
+        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
+    ) -> tuple[ResumableState, int]:
+        """Append at `offset` (the bytes held so far); return the new state and offset. Until
+        the caller records the new state, the old one remains valid (a failed append is as if
+        it never happened)."""
+        ...
+
+    def release_resumable(self, old: ResumableState, new: ResumableState) -> None:
+        """After the caller recorded `new`: drop what only `old` needed."""
+        ...
+
+    def finish_resumable(self, state: ResumableState) -> StoredObject:
+        """Place the whole upload under its key, atomically, like a writer's commit."""
+        ...
+
+    def abort_resumable(self, state: ResumableState) -> None: ...
 
     def purge_incomplete(self, older_than: timedelta) -> int:
         """Remove temp objects of writers abandoned longer ago than `older_than`; return count."""

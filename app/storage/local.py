@@ -12,8 +12,8 @@ import errno
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +23,7 @@ from app.storage.base import (
     ObjectExists,
     ObjectMissing,
     RangeNotSatisfiable,
+    ResumableState,
     StorageMisconfigured,
     StoredObject,
     WriterBase,
@@ -57,7 +58,9 @@ class LocalObjectStore:
         with _disk_full_is_unavailability():
             return LocalObjectWriter(key=key, root=self.root, temp=temp, final=final)
 
-    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, length: int | None = None, *, version_id: str | None = None
+    ) -> Iterator[bytes]:
         validate_range(start, length)
         handle = self._open(key)
         return _read_range(handle, start, length)
@@ -65,11 +68,79 @@ class LocalObjectStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def size(self, key: str) -> int:
+    def size(self, key: str, *, version_id: str | None = None) -> int:
         path = self._path(key)
         if not path.is_file():  # a directory is a key prefix, not an object
             raise ObjectMissing(key)
         return path.stat().st_size
+
+    def retain(self, stored: StoredObject, until: datetime) -> None:
+        """Files are already read-only (0440); a filesystem offers no compliance lock."""
+
+    def discard(self, stored: StoredObject) -> None:
+        path = self._path(stored.key)
+        with contextlib.suppress(FileNotFoundError):
+            path.chmod(0o640)
+            path.unlink()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            relative = path.relative_to(self.root)
+            if path.is_file() and relative.parts[0] != _INCOMING:
+                yield relative.as_posix()
+
+    # -- resumable uploads: one temp file, appended in place ----------------------------------
+    def start_resumable(self, key: str) -> ResumableState:
+        self._path(key)  # validates
+        temp = self.incoming / f"tus-{uuid.uuid4().hex}.part"
+        with _disk_full_is_unavailability():
+            temp.touch(mode=0o600, exist_ok=False)
+        return {"key": key, "temp": temp.name}
+
+    def append_resumable(
+        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
+    ) -> tuple[ResumableState, int]:
+        temp = self._temp(state)
+        with _disk_full_is_unavailability(), temp.open("r+b") as handle:
+            # Anything past `offset` is left over from an append that was never recorded.
+            handle.truncate(offset)
+            handle.seek(offset)
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+            end = handle.tell()
+        return dict(state), end
+
+    def release_resumable(self, old: ResumableState, new: ResumableState) -> None:
+        """One temp file serves the whole upload: nothing to release."""
+
+    def finish_resumable(self, state: ResumableState) -> StoredObject:
+        temp = self._temp(state)
+        final = self._path(state["key"])
+        size = temp.stat().st_size
+        with _disk_full_is_unavailability():
+            try:
+                _make_directories_durably(self.root, final.parent)
+                os.link(temp, final)
+            except (FileExistsError, NotADirectoryError) as exc:
+                raise ObjectExists(state["key"]) from exc
+            temp.unlink()
+        os.chmod(final, 0o440)
+        _fsync_directory(final.parent)
+        return StoredObject(key=state["key"], size=size)
+
+    def abort_resumable(self, state: ResumableState) -> None:
+        self._temp(state).unlink(missing_ok=True)
+
+    def _temp(self, state: ResumableState) -> Path:
+        name = str(state["temp"])
+        if "/" in name or not name.startswith("tus-"):
+            raise ValueError("not a resumable upload of this store")
+        return self.incoming / name
 
     def purge_incomplete(self, older_than: timedelta) -> int:
         cutoff = time.time() - older_than.total_seconds()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from app.storage.base import (
     ObjectExists,
     ObjectMissing,
     RangeNotSatisfiable,
+    ResumableState,
     StorageMisconfigured,
     StoredObject,
     WriterBase,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("casefile.storage")
 
 PART_BYTES = 16 * 1024 * 1024
+_INCOMING = "incoming"  # resumable uploads' tails: temp objects, never evidence
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _TAKEN_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 
@@ -82,15 +85,19 @@ class S3ObjectStore:
     def writer(self, key: str) -> S3ObjectWriter:
         return S3ObjectWriter(self.client, self.bucket, self._key(key), key)
 
-    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, length: int | None = None, *, version_id: str | None = None
+    ) -> Iterator[bytes]:
         validate_range(start, length)
         full_key = self._key(key)
         if length == 0:
-            size = self.size(key)  # still: the object must exist and the start be inside it
+            size = self.size(key, version_id=version_id)  # the object must exist, start inside
             if start and start >= size:
                 raise RangeNotSatisfiable(f"range starts at {start}, object has {size} bytes")
             return iter(())
         request: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
+        if version_id:
+            request["VersionId"] = version_id
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)
             request["Range"] = f"bytes={start}-{end}"
@@ -110,10 +117,163 @@ class S3ObjectStore:
             return False
         return True
 
-    def size(self, key: str) -> int:
+    def size(self, key: str, *, version_id: str | None = None) -> int:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if version_id:
+            request["VersionId"] = version_id
         with _translated(key):
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            head = self.client.head_object(**request)
         return int(head["ContentLength"])
+
+    def retain(self, stored: StoredObject, until: datetime) -> None:
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._key(stored.key),
+            "Retention": {"Mode": "COMPLIANCE", "RetainUntilDate": until},
+        }
+        if stored.version_id:
+            request["VersionId"] = stored.version_id
+        with _translated(stored.key):
+            self.client.put_object_retention(**request)
+
+    def check_retention_possible(self) -> None:
+        """Object Lock must be enabled on the bucket before anything can be retained."""
+        try:
+            configuration = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            raise StorageMisconfigured(
+                f"S3 bucket {self.bucket!r} has no Object Lock; create it with Object Lock "
+                "enabled, or unset CASEFILE_S3_OBJECT_LOCK_DAYS"
+            ) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        enabled = configuration.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+        if enabled != "Enabled":
+            raise StorageMisconfigured(f"S3 bucket {self.bucket!r} has Object Lock disabled")
+
+    def discard(self, stored: StoredObject) -> None:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(stored.key)}
+        if stored.version_id:
+            request["VersionId"] = stored.version_id
+        with _translated(stored.key):
+            self.client.delete_object(**request)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        with _translated(prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix) :]
+                    if not key.startswith(_INCOMING):
+                        yield key
+
+    # -- resumable uploads: a multipart upload, plus a "tail" object for bytes short of a part --
+    def start_resumable(self, key: str) -> ResumableState:
+        self._key(key)  # validates
+        return {"key": key, "upload_id": None, "parts": [], "tail": None, "id": uuid.uuid4().hex}
+
+    def append_resumable(
+        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
+    ) -> tuple[ResumableState, int]:
+        held = sum(size for _, _, size in state["parts"]) + (state["tail"] or {}).get("size", 0)
+        if offset != held:
+            raise ValueError(f"append at {offset}, but the upload holds {held} bytes")
+        new = {**state, "parts": [list(p) for p in state["parts"]]}
+        buffer = bytearray(self._read_tail(state))
+        for chunk in chunks:
+            buffer += chunk
+            while len(buffer) >= PART_BYTES:
+                with memoryview(buffer) as view:
+                    part = view[:PART_BYTES].tobytes()
+                del buffer[:PART_BYTES]
+                self._upload_resumable_part(new, part)
+        end = sum(size for _, _, size in new["parts"]) + len(buffer)
+        new["tail"] = None
+        if buffer:
+            tail_key = f"{_INCOMING}/{state['id']}/tail-{end}"
+            with _translated(tail_key):
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(tail_key), Body=bytes(buffer)
+                )
+            new["tail"] = {"key": tail_key, "size": len(buffer)}
+        return new, end
+
+    def release_resumable(self, old: ResumableState, new: ResumableState) -> None:
+        if old.get("tail") and old["tail"] != new.get("tail"):
+            self._delete_quietly(old["tail"]["key"])
+
+    def finish_resumable(self, state: ResumableState) -> StoredObject:
+        tail = self._read_tail(state)
+        size = sum(s for _, _, s in state["parts"]) + len(tail)
+        key = state["key"]
+        with _translated(key):
+            if state["upload_id"] is None:
+                answer: Any = self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=tail, IfNoneMatch="*"
+                )
+            else:
+                parts = list(state["parts"])
+                if tail:
+                    new = {**state, "parts": [list(p) for p in parts]}
+                    self._upload_resumable_part(new, tail)
+                    parts = new["parts"]
+                answer = self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    UploadId=state["upload_id"],
+                    MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e, _ in parts]},
+                    IfNoneMatch="*",
+                )
+        if state["tail"]:
+            self._delete_quietly(state["tail"]["key"])
+        return StoredObject(key=key, size=size, version_id=answer.get("VersionId"))
+
+    def abort_resumable(self, state: ResumableState) -> None:
+        if state["upload_id"] is not None:
+            with contextlib.suppress(ObjectMissing), _translated(state["key"]):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._key(state["key"]), UploadId=state["upload_id"]
+                )
+        if state["tail"]:
+            self._delete_quietly(state["tail"]["key"])
+
+    def _upload_resumable_part(self, state: ResumableState, part: bytes) -> None:
+        key = state["key"]
+        with _translated(key):
+            if state["upload_id"] is None:
+                created = self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=self._key(key)
+                )
+                state["upload_id"] = created["UploadId"]
+            # Part n always holds bytes [(n-1)·PART, n·PART): an append retried after a failure
+            # rewrites the same part numbers instead of adding others.
+            number = len(state["parts"]) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=state["upload_id"],
+                PartNumber=number,
+                Body=part,
+            )
+        state["parts"].append([number, answer["ETag"], len(part)])
+
+    def _read_tail(self, state: ResumableState) -> bytes:
+        tail = state.get("tail")
+        if not tail:
+            return b""
+        with _translated(tail["key"]):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(tail["key"]))["Body"]
+            try:
+                data: bytes = body.read()
+            finally:
+                body.close()
+        return data
+
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError):
+            log.warning("could not delete a resumable upload's tail", extra={"key": key})
 
     def purge_incomplete(self, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than
@@ -170,14 +330,15 @@ class S3ObjectWriter(WriterBase):
         if self._closed:
             raise RuntimeError("writer is closed")
         with _translated(self.key):
+            answer: Any
             if self._upload_id is None:
-                self.client.put_object(
+                answer = self.client.put_object(
                     Bucket=self.bucket, Key=self.full_key, Body=bytes(self._buffer), IfNoneMatch="*"
                 )
             else:
                 if self._buffer:
                     self._upload_part(bytes(self._buffer))
-                self.client.complete_multipart_upload(
+                answer = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=self.full_key,
                     UploadId=self._upload_id,
@@ -187,7 +348,7 @@ class S3ObjectWriter(WriterBase):
         self._buffer = bytearray()
         self._closed = True
         self.committed = True
-        return StoredObject(key=self.key, size=self.size)
+        return StoredObject(key=self.key, size=self.size, version_id=answer.get("VersionId"))
 
     def abort(self) -> None:
         self._buffer = bytearray()

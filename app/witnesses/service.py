@@ -15,8 +15,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,11 +24,12 @@ from app.auth.dependencies import CaseAccess, Principal
 from app.auth.permissions import CasePermission, case_role_allows
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from app.kit.counters import increment_counter
 from app.kit.etag import etag_for, require_match
 from app.kit.pagination import PageParams, Position, decode_cursor, encode_cursor
 from app.kit.problems import invalid_field, validation_problem
 from app.models.case import CaseMember, CaseRole
-from app.models.witness import Counter, RiskLevel, Witness, WitnessCase
+from app.models.witness import RiskLevel, Witness, WitnessCase
 from app.witnesses.crypto import IdentityKeyring
 from app.witnesses.schemas import (
     IDENTITY_FIELDS,
@@ -424,21 +423,5 @@ def _link(session: Session, witness_id: uuid.UUID, access: CaseAccess) -> None:
 
 
 def _next_pseudonym(session: Session) -> str:
-    """W-0001, W-0002, …: a counter row incremented under its row lock, never reused."""
-    increment = (
-        update(Counter)
-        .where(Counter.name == PSEUDONYM_COUNTER)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    )
-    value = session.execute(increment).scalar()
-    if value is None:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(
-            insert(Counter)
-            .values(name=PSEUDONYM_COUNTER, value=0)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        value = session.execute(increment).scalar_one()
-    return f"W-{value:04d}"
+    """W-0001, W-0002, …: never reused."""
+    return f"W-{increment_counter(session, PSEUDONYM_COUNTER):04d}"

@@ -1,0 +1,1 @@
+"""The evidence domain: ingest (streamed, fingerprinted), retrieval, integrity, withdrawal."""

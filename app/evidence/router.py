@@ -1,0 +1,376 @@
+"""HTTP routes for evidence: upload (streamed), list, read, content (ranges), custody, verify,
+withdraw. Evidence is never modified or deleted through the API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.audit import service as audit
+from app.audit.router import event_read
+from app.audit.schemas import AuditEventRead
+from app.auth.dependencies import (
+    CaseEditor,
+    CaseReader,
+    CurrentPrincipal,
+    Principal,
+    case_access,
+    resource_case_access,
+)
+from app.auth.permissions import CasePermission
+from app.config import Settings
+from app.db import Database, DbSession, audited_read, own_transactions
+from app.errors import AppError, Forbidden, PayloadTooLarge
+from app.evidence import service
+from app.evidence.content import ByteRange, parse_range, repr_digest, strong_etag
+from app.evidence.filenames import content_disposition
+from app.evidence.ingest import check_file_digest, receive_multipart
+from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
+from app.kit.etag import IfMatch, etag_for, require_match
+from app.kit.idempotency import (
+    IdempotencyClaim,
+    claim_or_replay,
+    fingerprint,
+    valid_idempotency_key,
+)
+from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
+from app.kit.problems import problem_responses
+from app.kit.responses import json_response
+from app.kit.routing import api_router, body_limit
+from app.models.evidence import EvidenceItem
+from app.storage import ObjectMissing, ObjectStore, S3ObjectStore
+
+router = api_router(prefix="/api/v1", tags=["evidence"])
+
+EvidenceId = Annotated[uuid.UUID, Path(description="The evidence item's id.")]
+MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
+
+
+class OriginalMissing(AppError):
+    status, slug, title = 500, "original-missing", "The original is missing from storage"
+
+    def __init__(self) -> None:
+        super().__init__("The stored original cannot be found; run `casefile storage verify`.")
+
+
+class EvidencePage(Page[EvidenceRead]):
+    pass
+
+
+class CustodyPage(Page[AuditEventRead]):
+    """Every audit event about this item, in order, each with its hash-chain link."""
+
+
+def _upload_schema() -> dict[str, Any]:
+    fields = EvidenceMetadata.model_json_schema()
+    properties = {"file": {"type": "string", "format": "binary"}, **fields["properties"]}
+    schema = {"type": "object", "properties": properties, "required": ["file"]}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schema}},
+            "description": "The file (part `file`) and its metadata as form fields. Optional "
+            "`Repr-Digest: sha-256=:…:` (the file's digest) or `sha256` field is checked.",
+        }
+    }
+
+
+def _limit(request: Request) -> int:
+    settings: Settings = request.app.state.settings
+    return settings.max_upload_bytes
+
+
+@router.post(
+    "/cases/{case_id}/evidence",
+    operation_id="uploadEvidence",
+    summary="Upload one file as evidence (streamed, fingerprinted on arrival)",
+    status_code=201,
+    response_model=EvidenceRead,
+    responses=problem_responses(
+        400, 401, 403, 404, 408, 409, 413, 422, 503, success=201, etag=True, location=True
+    ),
+    openapi_extra=_upload_schema(),
+)
+@own_transactions
+@body_limit(2**62)  # bounded by CASEFILE_MAX_UPLOAD_BYTES while streaming
+async def upload_evidence(request: Request, access: CaseEditor, session: DbSession) -> Response:
+    limit = _limit(request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"Files over {limit} bytes are refused; nothing was stored.")
+    key = valid_idempotency_key(request.headers.get("idempotency-key"))
+    await run_in_threadpool(session.rollback)  # no transaction stays open while bytes flow
+    store: ObjectStore = request.app.state.object_store
+    evidence_id = uuid.uuid4()
+    received = await receive_multipart(
+        request, store, service.object_key(access.case.id, evidence_id), limit
+    )
+    arrival = service.Arrival(
+        evidence_id=evidence_id,
+        stored=received.stored,
+        sha256=received.fingerprint.sha256,
+        crc32=received.fingerprint.crc32,
+        size=received.fingerprint.size,
+        head=bytes(received.fingerprint.head),
+        filename=received.filename,
+        declared_media_type=received.declared_media_type,
+    )
+    try:
+        check_file_digest(received, request.headers, received.fields.get("sha256"))
+        metadata = service.parse_metadata(received.fields)
+        item = await run_in_threadpool(
+            _commit_arrival, request, access.principal, access.case.id, arrival, metadata, key
+        )
+    except BaseException:
+        await run_in_threadpool(service.discard_quietly, store, received.stored)
+        raise
+    return json_response(
+        service.read(item),
+        status_code=201,
+        location=f"/api/v1/evidence/{item.id}",
+        etag=etag_for(item.version),
+    )
+
+
+def _commit_arrival(
+    request: Request,
+    principal: Principal,
+    case_id: uuid.UUID,
+    arrival: service.Arrival,
+    metadata: EvidenceMetadata,
+    idempotency_key: str | None,
+) -> EvidenceItem:
+    """The short write transaction after the bytes are stored (shared with tus completion)."""
+    database: Database = request.app.state.database
+    with database.write_sessions.begin() as session:
+        access = case_access(session, principal, case_id)  # it may have changed meanwhile
+        if not access.allows(CasePermission.EDIT):
+            raise Forbidden("Your role on this case does not allow adding evidence.")
+        claim = None
+        if idempotency_key is not None:
+            # The request is its file (by digest) and its metadata.
+            what = arrival.sha256 + json.dumps(metadata.model_dump(mode="json"), sort_keys=True)
+            claim = claim_or_replay(
+                session,
+                IdempotencyClaim(
+                    user_id=principal.user_id,
+                    key=idempotency_key,
+                    request_sha256=fingerprint("POST", request.url.path, what.encode()),
+                ),
+                None,
+            )
+        item = service.record_arrival(
+            session,
+            access=access,
+            arrival=arrival,
+            metadata=metadata,
+            retention=_retention(request),
+            store=request.app.state.object_store,
+        )
+        if claim is not None:
+            claim.remember(
+                session,
+                service.read(item),
+                status_code=201,
+                location=f"/api/v1/evidence/{item.id}",
+                etag=etag_for(item.version),
+            )
+        session.expunge(item)
+    return item
+
+
+def _retention(request: Request) -> timedelta | None:
+    settings: Settings = request.app.state.settings
+    store = request.app.state.object_store
+    if settings.s3_object_lock_days and isinstance(store, S3ObjectStore):
+        return timedelta(days=settings.s3_object_lock_days)
+    return None
+
+
+@router.get(
+    "/cases/{case_id}/evidence",
+    operation_id="listCaseEvidence",
+    summary="The case's evidence items, newest first (withdrawn ones marked)",
+    response_model=EvidencePage,
+    responses=problem_responses(400, 401, 404, 422),
+)
+def list_case_evidence(
+    access: CaseReader,
+    session: DbSession,
+    page: PageQuery,
+    withdrawn: Annotated[
+        bool | None, Query(description="Only withdrawn (true) or only current (false) items.")
+    ] = None,
+) -> EvidencePage:
+    items, cursor = service.list_for_case(
+        session, case_id=access.case.id, page=page, withdrawn=withdrawn
+    )
+    return EvidencePage(items=[service.read(i) for i in items], next_cursor=cursor)
+
+
+def _item_access(
+    session: DbSession, principal: Principal, evidence_id: uuid.UUID, permission: CasePermission
+) -> tuple[EvidenceItem, Any]:
+    item = service.get(session, evidence_id)
+    access = resource_case_access(
+        session, principal, item.case_id, permission, service.EvidenceNotFound
+    )
+    return item, access
+
+
+@router.get(
+    "/evidence/{evidence_id}",
+    operation_id="getEvidence",
+    summary="Read an evidence item's metadata",
+    response_model=EvidenceRead,
+    responses=problem_responses(401, 404, 422, etag=True),
+)
+def get_evidence(
+    evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    item, _ = _item_access(session, principal, evidence_id, CasePermission.READ)
+    return json_response(service.read(item), etag=etag_for(item.version))
+
+
+@router.get(
+    "/evidence/{evidence_id}/content",
+    operation_id="getEvidenceContent",
+    summary="The original bytes, streamed (Range supported; every download is audited)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        },
+        206: {"description": "Partial Content"},
+        **problem_responses(401, 404, 416, 422, 503),
+    },
+)
+@audited_read
+def get_evidence_content(
+    request: Request, evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    item, access = _item_access(session, principal, evidence_id, CasePermission.READ)
+    etag = strong_etag(item.sha256)
+    byte_range = parse_range(
+        request.headers.get("range"), item.size, request.headers.get("if-range"), etag
+    )
+    store: ObjectStore = request.app.state.object_store
+    try:
+        body = _stream(store, item, byte_range)
+        first = next(body, b"")  # reach the store before answering, so failures are problems
+    except ObjectMissing as exc:
+        raise OriginalMissing() from exc
+    service.record_download(
+        session,
+        access=access,
+        item=item,
+        byte_range=(byte_range.start, byte_range.end) if byte_range else None,
+    )
+    headers = {
+        "ETag": etag,
+        "Repr-Digest": repr_digest(item.sha256),
+        "Content-Disposition": content_disposition(item.original_filename),
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(byte_range.length if byte_range else item.size),
+    }
+    status = 200
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{item.size}"
+        status = 206
+    return StreamingResponse(
+        _prepend(first, body), status_code=status, media_type=item.media_type, headers=headers
+    )
+
+
+def _stream(
+    store: ObjectStore, item: EvidenceItem, byte_range: ByteRange | None
+) -> Iterator[bytes]:
+    if item.size == 0:
+        return iter(())
+    start, length = (byte_range.start, byte_range.length) if byte_range else (0, None)
+    return store.read(item.object_key, start, length, version_id=item.object_version)
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+@router.get(
+    "/evidence/{evidence_id}/custody",
+    operation_id="getEvidenceCustody",
+    summary="Chain of custody: every audit event that touched this item, in order",
+    response_model=CustodyPage,
+    responses=problem_responses(400, 401, 404, 422),
+)
+def get_evidence_custody(
+    evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> CustodyPage:
+    _item_access(session, principal, evidence_id, CasePermission.READ)
+    listing = f"custody:{evidence_id}"
+    after = decode_position_cursor(listing, page.cursor) if page.cursor else 0
+    events = audit.resource_events(
+        session,
+        resource_type="evidence",
+        resource_id=str(evidence_id),
+        after_id=after,
+        limit=page.limit + 1,
+    )
+    shown = events[: page.limit]
+    more = len(events) > page.limit
+    return CustodyPage(
+        items=[event_read(e) for e in shown],
+        next_cursor=encode_position_cursor(listing, shown[-1].id) if more else None,
+    )
+
+
+@router.post(
+    "/evidence/{evidence_id}/verify",
+    operation_id="verifyEvidence",
+    summary="Re-read the original, recompute its SHA-256, record the result",
+    response_model=VerificationResult,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+@own_transactions
+def verify_evidence(
+    request: Request, evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
+) -> VerificationResult:
+    item, _ = _item_access(session, principal, evidence_id, CasePermission.READ)
+    session.rollback()  # re-reading may take minutes: hold no transaction meanwhile
+    store: ObjectStore = request.app.state.object_store
+    found = service.rehash(store, item)
+    database: Database = request.app.state.database
+    with database.write_sessions.begin() as tx:
+        _, access = _item_access(tx, principal, evidence_id, CasePermission.READ)
+        return service.record_verification(tx, access=access, item=item, found=found, via="api")
+
+
+@router.post(
+    "/evidence/{evidence_id}/withdraw",
+    operation_id="withdrawEvidence",
+    summary="Withdraw a mistaken upload (it stays stored and in the audit trail)",
+    response_model=EvidenceRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+def withdraw_evidence(
+    evidence_id: EvidenceId,
+    body: WithdrawRequest,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    if_match: IfMatch = None,
+) -> Response:
+    item, access = _item_access(session, principal, evidence_id, CasePermission.EDIT)
+    if if_match is not None:
+        require_match(if_match, etag_for(item.version))
+    item = service.withdraw(session, access=access, item=item, reason=body.reason)
+    return json_response(service.read(item), etag=etag_for(item.version))
