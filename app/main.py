@@ -28,6 +28,7 @@ from app.ops.router import router as ops_router
 from app.site_visits.router import router as site_visits_router
 from app.storage import S3ObjectStore, StorageMisconfigured, open_object_store
 from app.testimonies.router import router as testimonies_router
+from app.uploads.router import router as uploads_router
 from app.users.router import router as users_router
 from app.witnesses.crypto import IdentityKeyring
 from app.witnesses.router import router as witnesses_router
@@ -48,6 +49,7 @@ TAGS = [
     {"name": "testimonies", "description": "What witnesses said, in their language."},
     {"name": "site-visits", "description": "Visits to strike sites, their team and findings."},
     {"name": "evidence", "description": "Original files: fingerprinted, never altered."},
+    {"name": "uploads", "description": "Resumable uploads (tus 1.0) for bad connections."},
     {"name": "users", "description": "People and their API tokens (admins)."},
     {"name": "audit", "description": "The tamper-evident audit trail and its signing keys."},
     {"name": "operations", "description": "Probes and metrics."},
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         testimonies_router,
         site_visits_router,
         evidence_router,
+        uploads_router,
         audit_router,
     ):
         app.include_router(router)

@@ -179,7 +179,7 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
     writer = await run_in_threadpool(store.writer, key)
     sink = Sink(writer, limit)
     try:
-        async for chunk in _chunks(request):
+        async for chunk in request_chunks(request):
             if body_hash is not None:
                 body_hash.update(chunk)
             try:
@@ -215,7 +215,7 @@ async def _drain(reader: _MultipartReader, sink: Sink) -> None:
         await run_in_threadpool(sink.write, data)
 
 
-async def _chunks(request: Request) -> AsyncIterator[bytes]:
+async def request_chunks(request: Request) -> AsyncIterator[bytes]:
     """The body's chunks; a client silent for RECEIVE_TIMEOUT_S is dropped (408)."""
     stream = request.stream().__aiter__()
     while True:

@@ -3,10 +3,8 @@ withdraw. Evidence is never modified or deleted through the API."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
@@ -21,23 +19,20 @@ from app.auth.dependencies import (
     CaseReader,
     CurrentPrincipal,
     Principal,
-    case_access,
     resource_case_access,
 )
 from app.auth.permissions import CasePermission
 from app.config import Settings
 from app.db import Database, DbSession, audited_read, own_transactions
-from app.errors import AppError, Forbidden, PayloadTooLarge
+from app.errors import AppError, PayloadTooLarge
 from app.evidence import service
+from app.evidence.commit import Ingest, commit_arrival
 from app.evidence.content import ByteRange, parse_range, repr_digest, strong_etag
 from app.evidence.filenames import content_disposition
 from app.evidence.ingest import check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
 from app.kit.etag import IfMatch, etag_for, require_match
 from app.kit.idempotency import (
-    IdempotencyClaim,
-    claim_or_replay,
-    fingerprint,
     valid_idempotency_key,
 )
 from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
@@ -45,7 +40,7 @@ from app.kit.problems import problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router, body_limit
 from app.models.evidence import EvidenceItem
-from app.storage import ObjectMissing, ObjectStore, S3ObjectStore
+from app.storage import ObjectMissing, ObjectStore
 
 router = api_router(prefix="/api/v1", tags=["evidence"])
 
@@ -126,7 +121,13 @@ async def upload_evidence(request: Request, access: CaseEditor, session: DbSessi
         check_file_digest(received, request.headers, received.fields.get("sha256"))
         metadata = service.parse_metadata(received.fields)
         item = await run_in_threadpool(
-            _commit_arrival, request, access.principal, access.case.id, arrival, metadata, key
+            commit_arrival,
+            Ingest.from_app(request.app),
+            principal=access.principal,
+            case_id=access.case.id,
+            arrival=arrival,
+            metadata=metadata,
+            idempotency=(key, request.url.path) if key else None,
         )
     except BaseException:
         await run_in_threadpool(service.discard_quietly, store, received.stored)
@@ -137,61 +138,6 @@ async def upload_evidence(request: Request, access: CaseEditor, session: DbSessi
         location=f"/api/v1/evidence/{item.id}",
         etag=etag_for(item.version),
     )
-
-
-def _commit_arrival(
-    request: Request,
-    principal: Principal,
-    case_id: uuid.UUID,
-    arrival: service.Arrival,
-    metadata: EvidenceMetadata,
-    idempotency_key: str | None,
-) -> EvidenceItem:
-    """The short write transaction after the bytes are stored (shared with tus completion)."""
-    database: Database = request.app.state.database
-    with database.write_sessions.begin() as session:
-        access = case_access(session, principal, case_id)  # it may have changed meanwhile
-        if not access.allows(CasePermission.EDIT):
-            raise Forbidden("Your role on this case does not allow adding evidence.")
-        claim = None
-        if idempotency_key is not None:
-            # The request is its file (by digest) and its metadata.
-            what = arrival.sha256 + json.dumps(metadata.model_dump(mode="json"), sort_keys=True)
-            claim = claim_or_replay(
-                session,
-                IdempotencyClaim(
-                    user_id=principal.user_id,
-                    key=idempotency_key,
-                    request_sha256=fingerprint("POST", request.url.path, what.encode()),
-                ),
-                None,
-            )
-        item = service.record_arrival(
-            session,
-            access=access,
-            arrival=arrival,
-            metadata=metadata,
-            retention=_retention(request),
-            store=request.app.state.object_store,
-        )
-        if claim is not None:
-            claim.remember(
-                session,
-                service.read(item),
-                status_code=201,
-                location=f"/api/v1/evidence/{item.id}",
-                etag=etag_for(item.version),
-            )
-        session.expunge(item)
-    return item
-
-
-def _retention(request: Request) -> timedelta | None:
-    settings: Settings = request.app.state.settings
-    store = request.app.state.object_store
-    if settings.s3_object_lock_days and isinstance(store, S3ObjectStore):
-        return timedelta(days=settings.s3_object_lock_days)
-    return None
 
 
 @router.get(

@@ -41,7 +41,7 @@ from app.kit.counters import increment_counter
 from app.kit.pagination import PageParams, Position, decode_cursor, encode_cursor
 from app.kit.problems import invalid_field, validation_problem
 from app.models.case import Case
-from app.models.evidence import EvidenceItem
+from app.models.evidence import EvidenceItem, Upload
 from app.models.site_visit import SiteVisitCase
 from app.models.testimony import Testimony
 from app.storage import ObjectMissing, ObjectStore, StoredObject
@@ -221,6 +221,15 @@ def _record(
         case_id=item.case_id,
         payload=payload,
     )
+
+
+def complete_upload_row(session: Session, upload_id: uuid.UUID, evidence_id: uuid.UUID) -> None:
+    """A resumable upload's row points at its evidence item, in the item's own transaction."""
+    upload = session.get(Upload, upload_id, with_for_update=True)
+    if upload is None or upload.evidence_id is not None:
+        raise Conflict("This upload was completed or terminated by another request.")
+    upload.evidence_id = evidence_id
+    upload.updated_at = utcnow()
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -200,13 +200,23 @@ _ETAG_HEADER = {
 _LOCATION_HEADER = {"description": "URL of the created resource.", "schema": {"type": "string"}}
 
 
+_EXTENSION_PHRASES = {460: "Checksum Mismatch (tus)"}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return _EXTENSION_PHRASES.get(status, "Error")
+
+
 def problem_responses(
     *statuses: int, success: int = 200, etag: bool = False, location: bool = False
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries: the error statuses a route can answer, and the headers
     of its success response."""
     responses: dict[int | str, dict[str, Any]] = {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase}
+        status: {"model": Problem, "description": _phrase(status)}
         for status in sorted(set(statuses))
     }
     headers = {}

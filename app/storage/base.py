@@ -86,6 +86,16 @@ class ObjectWriter(Protocol):
     ) -> None: ...
 
 
+class ResumableAppender(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> tuple[ResumableState, int]:
+        """Make the appended bytes durable; return the new state and the new offset."""
+        ...
+
+    def abort(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     description: str
 
@@ -121,12 +131,9 @@ class ObjectStore(Protocol):
 
     def start_resumable(self, key: str) -> ResumableState: ...
 
-    def append_resumable(
-        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
-    ) -> tuple[ResumableState, int]:
-        """Append at `offset` (the bytes held so far); return the new state and offset. Until
-        the caller records the new state, the old one remains valid (a failed append is as if
-        it never happened)."""
+    def resumable_appender(self, state: ResumableState, offset: int) -> ResumableAppender:
+        """Append at `offset` (the bytes held so far). Until the caller records the state that
+        `finish()` returns, the old one remains valid: a failed append is as if never made."""
         ...
 
     def release_resumable(self, old: ResumableState, new: ResumableState) -> None:

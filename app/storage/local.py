@@ -12,7 +12,7 @@ import errno
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -100,20 +100,8 @@ class LocalObjectStore:
             temp.touch(mode=0o600, exist_ok=False)
         return {"key": key, "temp": temp.name}
 
-    def append_resumable(
-        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
-    ) -> tuple[ResumableState, int]:
-        temp = self._temp(state)
-        with _disk_full_is_unavailability(), temp.open("r+b") as handle:
-            # Anything past `offset` is left over from an append that was never recorded.
-            handle.truncate(offset)
-            handle.seek(offset)
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-            end = handle.tell()
-        return dict(state), end
+    def resumable_appender(self, state: ResumableState, offset: int) -> LocalAppender:
+        return LocalAppender(self._temp(state), state, offset)
 
     def release_resumable(self, old: ResumableState, new: ResumableState) -> None:
         """One temp file serves the whole upload: nothing to release."""
@@ -185,6 +173,38 @@ def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]
             if remaining is not None:
                 remaining -= len(chunk)
             yield chunk
+
+
+class LocalAppender:
+    def __init__(self, temp: Path, state: ResumableState, offset: int) -> None:
+        self.state = state
+        with _disk_full_is_unavailability():
+            self._file: BinaryIO | None = temp.open("r+b")
+            # Anything past `offset` is left over from an append that was never recorded.
+            self._file.truncate(offset)
+            self._file.seek(offset)
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            raise RuntimeError("appender is closed")
+        with _disk_full_is_unavailability():
+            self._file.write(data)
+
+    def finish(self) -> tuple[ResumableState, int]:
+        if self._file is None:
+            raise RuntimeError("appender is closed")
+        with _disk_full_is_unavailability():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            end = self._file.tell()
+        self._file.close()
+        self._file = None
+        return dict(self.state), end
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class LocalObjectWriter(WriterBase):

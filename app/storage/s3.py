@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -172,38 +172,18 @@ class S3ObjectStore:
         self._key(key)  # validates
         return {"key": key, "upload_id": None, "parts": [], "tail": None, "id": uuid.uuid4().hex}
 
-    def append_resumable(
-        self, state: ResumableState, offset: int, chunks: Iterable[bytes]
-    ) -> tuple[ResumableState, int]:
+    def resumable_appender(self, state: ResumableState, offset: int) -> S3Appender:
         held = sum(size for _, _, size in state["parts"]) + (state["tail"] or {}).get("size", 0)
         if offset != held:
             raise ValueError(f"append at {offset}, but the upload holds {held} bytes")
-        new = {**state, "parts": [list(p) for p in state["parts"]]}
-        buffer = bytearray(self._read_tail(state))
-        for chunk in chunks:
-            buffer += chunk
-            while len(buffer) >= PART_BYTES:
-                with memoryview(buffer) as view:
-                    part = view[:PART_BYTES].tobytes()
-                del buffer[:PART_BYTES]
-                self._upload_resumable_part(new, part)
-        end = sum(size for _, _, size in new["parts"]) + len(buffer)
-        new["tail"] = None
-        if buffer:
-            tail_key = f"{_INCOMING}/{state['id']}/tail-{end}"
-            with _translated(tail_key):
-                self.client.put_object(
-                    Bucket=self.bucket, Key=self._key(tail_key), Body=bytes(buffer)
-                )
-            new["tail"] = {"key": tail_key, "size": len(buffer)}
-        return new, end
+        return S3Appender(self, state)
 
     def release_resumable(self, old: ResumableState, new: ResumableState) -> None:
         if old.get("tail") and old["tail"] != new.get("tail"):
             self._delete_quietly(old["tail"]["key"])
 
     def finish_resumable(self, state: ResumableState) -> StoredObject:
-        tail = self._read_tail(state)
+        tail = self.read_tail(state)
         size = sum(s for _, _, s in state["parts"]) + len(tail)
         key = state["key"]
         with _translated(key):
@@ -215,7 +195,7 @@ class S3ObjectStore:
                 parts = list(state["parts"])
                 if tail:
                     new = {**state, "parts": [list(p) for p in parts]}
-                    self._upload_resumable_part(new, tail)
+                    self.upload_resumable_part(new, tail)
                     parts = new["parts"]
                 answer = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -237,7 +217,7 @@ class S3ObjectStore:
         if state["tail"]:
             self._delete_quietly(state["tail"]["key"])
 
-    def _upload_resumable_part(self, state: ResumableState, part: bytes) -> None:
+    def upload_resumable_part(self, state: ResumableState, part: bytes) -> None:
         key = state["key"]
         with _translated(key):
             if state["upload_id"] is None:
@@ -257,7 +237,13 @@ class S3ObjectStore:
             )
         state["parts"].append([number, answer["ETag"], len(part)])
 
-    def _read_tail(self, state: ResumableState) -> bytes:
+    def put_tail(self, upload: str, end: int, data: bytes) -> dict[str, Any]:
+        tail_key = f"{_INCOMING}/{upload}/tail-{end}"
+        with _translated(tail_key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(tail_key), Body=data)
+        return {"key": tail_key, "size": len(data)}
+
+    def read_tail(self, state: ResumableState) -> bytes:
         tail = state.get("tail")
         if not tail:
             return b""
@@ -301,6 +287,35 @@ class S3ObjectStore:
 
     def _key(self, key: str) -> str:
         return self.prefix + validate_key(key)
+
+
+class S3Appender:
+    """Full parts go up as they fill; what is short of a part is kept as the new tail object."""
+
+    def __init__(self, store: S3ObjectStore, state: ResumableState) -> None:
+        self.store = store
+        self.state = {**state, "parts": [list(p) for p in state["parts"]]}
+        self.buffer = bytearray(store.read_tail(state))
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= PART_BYTES:
+            with memoryview(self.buffer) as view:
+                part = view[:PART_BYTES].tobytes()
+            del self.buffer[:PART_BYTES]
+            self.store.upload_resumable_part(self.state, part)
+
+    def finish(self) -> tuple[ResumableState, int]:
+        new = self.state
+        end = sum(size for _, _, size in new["parts"]) + len(self.buffer)
+        new["tail"] = None
+        if self.buffer:
+            new["tail"] = self.store.put_tail(new["id"], end, bytes(self.buffer))
+        self.buffer = bytearray()
+        return new, end
+
+    def abort(self) -> None:
+        self.buffer = bytearray()  # parts already sent are rewritten by the next append
 
 
 class S3ObjectWriter(WriterBase):

@@ -1,0 +1,311 @@
+"""tus 1.0 at /api/v1/uploads: core, creation, checksum (sha1, sha256), expiration, termination.
+
+Completing an upload creates the evidence item exactly as the multipart endpoint does; its id is
+in the `Casefile-Evidence-Id` header of the last PATCH and of every HEAD afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Path, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.auth.dependencies import CurrentPrincipal, Principal
+from app.db import Database, DbSession, own_transactions
+from app.errors import AppError, PayloadTooLarge
+from app.evidence import service as evidence
+from app.evidence.commit import Ingest, commit_arrival
+from app.evidence.ingest import Fingerprint, request_chunks
+from app.kit.problems import problem_responses
+from app.kit.routing import api_router, body_limit
+from app.storage import ObjectStore, StoredObject
+from app.uploads import service
+from app.uploads.service import TUS_VERSION, UploadView
+
+router = api_router(prefix="/api/v1/uploads", tags=["uploads"])
+
+UploadId = Annotated[uuid.UUID, Path(description="The upload's id.")]
+TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+SLICE_BYTES = 1024 * 1024
+
+
+class TusVersionUnsupported(AppError):
+    status, slug, title = 412, "tus-version", "Tus-Resumable 1.0.0 required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Send Tus-Resumable: 1.0.0.", headers={"Tus-Version": TUS_VERSION, **TUS_HEADERS}
+        )
+
+
+class ChecksumMismatch(AppError):
+    status, slug, title = 460, "checksum-mismatch", "Checksum mismatch"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = (
+        415,
+        "unsupported-media-type",
+        "Content-Type must be application/offset+octet-stream",
+    )
+
+
+class BadChecksumAlgorithm(AppError):
+    status, slug, title = 400, "checksum-algorithm", "Unsupported checksum algorithm"
+
+
+def _require_tus(request: Request) -> None:
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise TusVersionUnsupported()
+
+
+def _max_bytes(request: Request) -> int:
+    return int(request.app.state.settings.max_upload_bytes)
+
+
+@router.options(
+    "",
+    operation_id="getUploadCapabilities",
+    summary="tus discovery: version, extensions, size limit, checksum algorithms",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401),
+)
+def upload_capabilities(request: Request, _principal: CurrentPrincipal) -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            **TUS_HEADERS,
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": "creation,checksum,expiration,termination",
+            "Tus-Max-Size": str(_max_bytes(request)),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS),
+        },
+    )
+
+
+@router.post(
+    "",
+    operation_id="createUpload",
+    summary="Start a resumable upload (tus creation; metadata case_id and filename required)",
+    status_code=201,
+    response_class=Response,
+    responses=problem_responses(400, 401, 403, 404, 412, 413, 422, success=201, location=True),
+)
+@own_transactions
+def create_upload(request: Request, principal: CurrentPrincipal, session: DbSession) -> Response:
+    _require_tus(request)
+    length_header = request.headers.get("upload-length", "")
+    if not length_header.isdigit():
+        raise AppError("Upload-Length (a whole number of bytes) is required.", headers=TUS_HEADERS)
+    pairs = service.parse_metadata_header(request.headers.get("upload-metadata"))
+    session.rollback()
+    store: ObjectStore = request.app.state.object_store
+    database: Database = request.app.state.database
+    service.purge_expired(database, store)
+    with database.write_sessions.begin() as tx:
+        upload = service.create(
+            tx,
+            principal=principal,
+            length=int(length_header),
+            pairs=pairs,
+            store=store,
+            max_bytes=_max_bytes(request),
+        )
+        created = service.view(upload)
+    headers = {**TUS_HEADERS, "Location": f"/api/v1/uploads/{upload.id}"}
+    if created.length == 0:  # nothing to send: complete at once
+        item_id = _complete(request, principal, created, created.state)
+        headers["Casefile-Evidence-Id"] = str(item_id)
+    return Response(status_code=201, headers={**headers, **_expires(created)})
+
+
+def _expires(upload: UploadView) -> dict[str, str]:
+    return {"Upload-Expires": service.headers_for(upload)["Upload-Expires"]}
+
+
+@router.head(
+    "/{upload_id}",
+    operation_id="getUploadOffset",
+    summary="How many bytes the server holds (tus core)",
+    response_class=Response,
+    responses=problem_responses(401, 404, 410, 412, 422),
+)
+def upload_offset(
+    request: Request, upload_id: UploadId, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    _require_tus(request)
+    upload = service.view(service.load(session, principal, upload_id))
+    return Response(
+        status_code=200,
+        headers={**TUS_HEADERS, **service.headers_for(upload), "Cache-Control": "no-store"},
+    )
+
+
+@router.patch(
+    "/{upload_id}",
+    operation_id="appendUpload",
+    summary="Append bytes at Upload-Offset (tus core; Upload-Checksum optional)",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(400, 401, 404, 408, 409, 410, 412, 413, 415, 422, 460, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/offset+octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}
+                }
+            },
+        }
+    },
+)
+@own_transactions
+@body_limit(2**62)  # bounded by the upload's own length while streaming
+async def append_upload(
+    request: Request, upload_id: UploadId, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    _require_tus(request)
+    if (
+        request.headers.get("content-type", "").split(";")[0].strip()
+        != "application/offset+octet-stream"
+    ):
+        raise UnsupportedMediaType("Send the bytes as application/offset+octet-stream.")
+    offset_header = request.headers.get("upload-offset", "")
+    if not offset_header.isdigit():
+        raise AppError("Upload-Offset (a whole number) is required.", headers=TUS_HEADERS)
+    checksum = _parse_checksum(request.headers.get("upload-checksum"))
+    await run_in_threadpool(session.rollback)
+    database: Database = request.app.state.database
+    store: ObjectStore = request.app.state.object_store
+    upload = await run_in_threadpool(
+        service.lease, database, principal, upload_id, int(offset_header)
+    )
+    try:
+        received, state = await _append(request, store, upload, checksum)
+    except BaseException:
+        await run_in_threadpool(service.release, database, upload.id)
+        raise
+    await run_in_threadpool(service.record_append, database, upload, received, state)
+    await run_in_threadpool(store.release_resumable, upload.state, state)
+    headers = {**TUS_HEADERS, "Upload-Offset": str(received)}
+    if received == upload.length:
+        item_id = await run_in_threadpool(_complete, request, principal, upload, state)
+        headers["Casefile-Evidence-Id"] = str(item_id)
+    return Response(status_code=204, headers=headers)
+
+
+async def _append(
+    request: Request,
+    store: ObjectStore,
+    upload: UploadView,
+    checksum: tuple[str, bytes] | None,
+) -> tuple[int, Any]:
+    appender = await run_in_threadpool(store.resumable_appender, upload.state, upload.received)
+    room = upload.length - upload.received
+    digest = CHECKSUMS[checksum[0]]() if checksum else None
+    pending = bytearray()
+    written = 0
+
+    def write(data: bytes) -> None:
+        if digest is not None:
+            digest.update(data)
+        appender.write(data)
+
+    try:
+        async for chunk in request_chunks(request):
+            written += len(chunk)
+            if written > room:
+                raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
+            pending += chunk
+            if len(pending) >= SLICE_BYTES:
+                data, pending = bytes(pending), bytearray()
+                await run_in_threadpool(write, data)
+        if pending:
+            await run_in_threadpool(write, bytes(pending))
+        if checksum is not None and digest is not None and digest.digest() != checksum[1]:
+            raise ChecksumMismatch(
+                "Upload-Checksum does not match the bytes of this PATCH; they were discarded.",
+                headers=TUS_HEADERS,
+            )
+        state, end = await run_in_threadpool(appender.finish)
+    except BaseException:
+        await run_in_threadpool(appender.abort)
+        raise
+    return end, state
+
+
+def _parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    if not header:
+        return None
+    algorithm, _, encoded = header.strip().partition(" ")
+    if algorithm not in CHECKSUMS:
+        raise BadChecksumAlgorithm(f"Upload-Checksum algorithms: {', '.join(CHECKSUMS)}.")
+    try:
+        return algorithm, base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadChecksumAlgorithm("Upload-Checksum must be '<algorithm> <base64>'.") from exc
+
+
+def _complete(request: Request, principal: Principal, upload: UploadView, state: Any) -> uuid.UUID:
+    """All bytes are in: place the object, fingerprint it by reading it back (a hash state
+    cannot outlive the requests and processes that received the parts), record the item."""
+    store: ObjectStore = request.app.state.object_store
+    stored = store.finish_resumable(state)
+    try:
+        fingerprint = _fingerprint(store, stored)
+        arrival = evidence.Arrival(
+            evidence_id=upload.evidence_to_be,
+            stored=stored,
+            sha256=fingerprint.sha256,
+            crc32=fingerprint.crc32,
+            size=fingerprint.size,
+            head=bytes(fingerprint.head),
+            filename=upload.metadata["filename"],
+            declared_media_type=upload.metadata.get("filetype") or upload.metadata.get("type"),
+        )
+        item = commit_arrival(
+            Ingest.from_app(request.app),
+            principal=principal,
+            case_id=upload.case_id,
+            arrival=arrival,
+            metadata=service.evidence_metadata(upload.metadata),
+            upload_id=upload.id,
+        )
+    except BaseException:
+        evidence.discard_quietly(store, stored)
+        raise
+    return item.id
+
+
+def _fingerprint(store: ObjectStore, stored: StoredObject) -> Fingerprint:
+    fingerprint = Fingerprint()
+    if stored.size:
+        for chunk in store.read(stored.key, version_id=stored.version_id):
+            fingerprint.update(chunk)
+    return fingerprint
+
+
+@router.delete(
+    "/{upload_id}",
+    operation_id="terminateUpload",
+    summary="Abandon an upload and its bytes (tus termination)",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 404, 409, 410, 412, 422),
+)
+@own_transactions
+def terminate_upload(
+    request: Request, upload_id: UploadId, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    _require_tus(request)
+    service.load(session, principal, upload_id)
+    session.rollback()
+    service.forget(request.app.state.database, request.app.state.object_store, upload_id)
+    return Response(status_code=204, headers=TUS_HEADERS)

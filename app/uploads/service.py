@@ -1,0 +1,253 @@
+"""Resumable uploads: their state lives in the database (so it survives restarts and any
+server may take the next PATCH), their bytes in the object store's resumable primitives.
+
+A PATCH holds a short lease on its upload so that two PATCHes never append at once; every
+database step is its own short transaction, none spans the transfer of bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.auth.dependencies import Principal, case_access
+from app.auth.permissions import CasePermission
+from app.db import Database, utcnow
+from app.errors import AppError, Conflict, Forbidden, NotFound, PayloadTooLarge
+from app.evidence import service as evidence
+from app.evidence.filenames import safe_filename
+from app.evidence.schemas import EvidenceMetadata
+from app.kit.problems import invalid_field
+from app.models.evidence import Upload
+from app.storage import ObjectStore, ResumableState
+
+TUS_VERSION = "1.0.0"
+EXPIRY = timedelta(hours=24)
+LEASE = timedelta(minutes=15)
+MAX_METADATA_PAIRS = 32
+
+
+class UploadNotFound(NotFound):
+    slug, title = "upload-not-found", "Upload not found"
+
+
+class UploadGone(AppError):
+    status, slug, title = 410, "upload-expired", "The upload expired"
+
+
+class OffsetMismatch(Conflict):
+    slug, title = "offset-mismatch", "Upload-Offset does not match the upload"
+
+
+class UploadBusy(Conflict):
+    slug, title = "upload-busy", "Another PATCH is writing to this upload"
+
+
+@dataclass(frozen=True)
+class UploadView:
+    id: uuid.UUID
+    case_id: uuid.UUID
+    length: int
+    received: int
+    expires_at: datetime
+    evidence_id: uuid.UUID | None
+    metadata: dict[str, str]
+    state: ResumableState
+
+    @property
+    def evidence_to_be(self) -> uuid.UUID:
+        return uuid.UUID(self.metadata["evidence_id"])
+
+
+def view(upload: Upload) -> UploadView:
+    return UploadView(
+        id=upload.id,
+        case_id=upload.case_id,
+        length=upload.length,
+        received=upload.received,
+        expires_at=upload.expires_at,
+        evidence_id=upload.evidence_id,
+        metadata=json.loads(upload.metadata_json),
+        state=json.loads(upload.storage_state),
+    )
+
+
+def parse_metadata_header(header: str | None) -> dict[str, str]:
+    """tus Upload-Metadata: comma-separated `key base64(value)` pairs."""
+    pairs: dict[str, str] = {}
+    for item in (header or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, encoded = item.partition(" ")
+        if not key.isascii() or not key.isprintable() or key in pairs:
+            raise invalid_field(
+                "Upload-Metadata", "has a malformed or repeated key", location="header"
+            )
+        try:
+            pairs[key] = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+            raise invalid_field(
+                "Upload-Metadata", f"value of '{key}' is not base64 UTF-8", location="header"
+            ) from exc
+        if len(pairs) > MAX_METADATA_PAIRS:
+            raise invalid_field("Upload-Metadata", "has too many keys", location="header")
+    return pairs
+
+
+def evidence_metadata(pairs: dict[str, str]) -> EvidenceMetadata:
+    fields = {k: v for k, v in pairs.items() if k not in ("case_id", "filename", "evidence_id")}
+    return evidence.parse_metadata(fields)
+
+
+def create(
+    session: Session,
+    *,
+    principal: Principal,
+    length: int,
+    pairs: dict[str, str],
+    store: ObjectStore,
+    max_bytes: int,
+) -> Upload:
+    for required in ("case_id", "filename"):
+        if required not in pairs:
+            raise invalid_field("Upload-Metadata", f"needs '{required}'", location="header")
+    try:
+        case_id = uuid.UUID(pairs["case_id"])
+    except ValueError as exc:
+        raise invalid_field("Upload-Metadata", "case_id is not a UUID", location="header") from exc
+    access = case_access(session, principal, case_id)
+    if not access.allows(CasePermission.EDIT):
+        raise Forbidden("Your role on this case does not allow adding evidence.")
+    evidence_metadata(pairs)  # refuse bad metadata now, not after gigabytes
+    if length > max_bytes:
+        raise PayloadTooLarge(f"Files over {max_bytes} bytes are refused.")
+    evidence_id = uuid.uuid4()
+    state = store.start_resumable(evidence.object_key(case_id, evidence_id))
+    upload = Upload(
+        case_id=case_id,
+        user_id=principal.user_id,
+        length=length,
+        received=0,
+        metadata_json=json.dumps(
+            {**pairs, "filename": safe_filename(pairs["filename"]), "evidence_id": str(evidence_id)}
+        ),
+        storage_state=json.dumps(state),
+        expires_at=utcnow() + EXPIRY,
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def load(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
+    """The caller's own upload (admins: any); another's is not found."""
+    upload = session.get(Upload, upload_id)
+    if upload is None or (upload.user_id != principal.user_id and not principal.is_admin):
+        raise UploadNotFound()
+    if upload.evidence_id is None and upload.expires_at <= utcnow():
+        raise UploadGone("This upload expired; start a new one.")
+    return upload
+
+
+def lease(
+    database: Database, principal: Principal, upload_id: uuid.UUID, offset: int
+) -> UploadView:
+    """Take the upload for one PATCH at `offset`, or say why not (409, 404, 410)."""
+    now = utcnow()
+    with database.write_sessions.begin() as session:
+        upload = load(session, principal, upload_id)
+        if upload.evidence_id is not None or upload.received == upload.length:
+            raise OffsetMismatch("This upload is complete.")
+        if upload.received != offset:
+            raise OffsetMismatch(f"The upload holds {upload.received} bytes, not {offset}.")
+        taken = session.execute(
+            update(Upload)
+            .where(
+                Upload.id == upload_id,
+                Upload.received == offset,
+                (Upload.lease_until.is_(None)) | (Upload.lease_until < now),
+            )
+            .values(lease_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise UploadBusy("Another request is appending to this upload; retry shortly.")
+        session.refresh(upload)
+        return view(upload)
+
+
+def record_append(
+    database: Database, upload: UploadView, received: int, state: ResumableState
+) -> None:
+    with database.write_sessions.begin() as session:
+        done = session.execute(
+            update(Upload)
+            .where(Upload.id == upload.id, Upload.received == upload.received)
+            .values(
+                received=received,
+                storage_state=json.dumps(state),
+                lease_until=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise UploadBusy("The upload changed during this PATCH; ask for its offset again.")
+
+
+def release(database: Database, upload_id: uuid.UUID) -> None:
+    with database.write_sessions.begin() as session:
+        session.execute(
+            update(Upload)
+            .where(Upload.id == upload_id)
+            .values(lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def forget(database: Database, store: ObjectStore, upload_id: uuid.UUID) -> None:
+    """Terminate: the bytes and the row go (an upload is not evidence until it completes)."""
+    with database.write_sessions.begin() as session:
+        upload = session.get(Upload, upload_id, with_for_update=True)
+        if upload is None:
+            return
+        if upload.evidence_id is not None:
+            raise Conflict("A completed upload is evidence now; withdraw it instead.")
+        state = json.loads(upload.storage_state)
+        session.execute(delete(Upload).where(Upload.id == upload_id))
+    store.abort_resumable(state)
+
+
+def purge_expired(database: Database, store: ObjectStore, limit: int = 20) -> int:
+    """Drop incomplete uploads past their expiry (and their bytes)."""
+    with database.read_sessions() as session:
+        expired = list(
+            session.scalars(
+                select(Upload.id)
+                .where(Upload.evidence_id.is_(None), Upload.expires_at < utcnow())
+                .limit(limit)
+            )
+        )
+    for upload_id in expired:
+        forget(database, store, upload_id)
+    return len(expired)
+
+
+def headers_for(upload: UploadView) -> dict[str, str]:
+    headers = {
+        "Upload-Offset": str(upload.received),
+        "Upload-Length": str(upload.length),
+        "Upload-Expires": format_datetime(upload.expires_at, usegmt=True),
+    }
+    if upload.evidence_id is not None:
+        headers["Casefile-Evidence-Id"] = str(upload.evidence_id)
+    return headers
