@@ -28,6 +28,7 @@ from app.config import Settings
 from app.db import Database, create_database
 from app.demo import load_demo
 from app.errors import AppError
+from app.evidence.integrity import reconcile, verify_store
 from app.migrate import schema_is_current, upgrade_to_head
 from app.models.audit import AuditChain
 from app.models.user import GlobalRole
@@ -102,6 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_audit_verify)
     sign = audit_commands.add_parser("checkpoint", help="sign every chain head not yet signed")
     sign.set_defaults(handler=_audit_checkpoint)
+
+    storage_commands = commands.add_parser("storage", help="the object store").add_subparsers(
+        dest="storage_command", required=True
+    )
+    storage_verify = storage_commands.add_parser(
+        "verify", help="re-hash every original; non-zero exit if any is missing or altered"
+    )
+    storage_verify.set_defaults(handler=_storage_verify)
+    reconcile_parser = storage_commands.add_parser(
+        "reconcile", help="compare the store with the database; --fix removes temp objects only"
+    )
+    reconcile_parser.add_argument("--fix", action="store_true")
+    reconcile_parser.set_defaults(handler=_storage_reconcile)
 
     demo = commands.add_parser("demo", help="load the demonstration data set (idempotent)")
     demo.set_defaults(handler=_demo)
@@ -218,6 +232,50 @@ def _audit_checkpoint(settings: Settings, _args: argparse.Namespace) -> int:
         database.dispose()
     print(f"signed {signed} chain head(s)", file=sys.stderr)
     return 0
+
+
+def _storage_verify(settings: Settings, _args: argparse.Namespace) -> int:
+    database = _open_database(settings)
+    store = open_object_store(settings)
+    try:
+        results = verify_store(database, store)
+    except AppError as exc:
+        raise CommandError(exc.detail) from exc
+    finally:
+        store.close()
+        database.dispose()
+    bad = [r for r in results if r.status != "intact"]
+    for result in bad:
+        print(
+            f"{result.status.upper()}: {result.exhibit_number} ({result.evidence_id})",
+            file=sys.stderr,
+        )
+    print(f"{len(results)} originals checked, {len(bad)} missing or altered", file=sys.stderr)
+    return EXIT_FAILURE if bad else 0
+
+
+def _storage_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    database = _open_database(settings)
+    store = open_object_store(settings)
+    try:
+        report = reconcile(database, store, fix=args.fix)
+    except AppError as exc:
+        raise CommandError(exc.detail) from exc
+    finally:
+        store.close()
+        database.dispose()
+    for key in report.orphan_objects:
+        print(f"ORPHAN OBJECT (no evidence row): {key}", file=sys.stderr)
+    for missing in report.missing_objects:
+        print(f"MISSING OBJECT (row without its original): {missing}", file=sys.stderr)
+    if args.fix:
+        print(
+            f"removed {report.purged_temp_objects} stale temp object(s) and "
+            f"{report.purged_uploads} expired upload(s)",
+            file=sys.stderr,
+        )
+    print("consistent" if report.clean else "inconsistent", file=sys.stderr)
+    return 0 if report.clean else EXIT_FAILURE
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:

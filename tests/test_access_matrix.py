@@ -22,6 +22,7 @@ table is what is under test.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,18 +80,20 @@ class Access:
     `global_roles` may call it whatever their standing on the case. For a case-scoped route
     (`case_roles` set), other callers are judged by their case role alone: a member whose case
     role is not listed gets 403, a non-member 404 (the case's existence is not revealed). For a
-    route that is not about one case, everybody else gets 403.
+    route that is not about one case, everybody else gets `refused` (403; 404 for things that
+    are private to one user, such as their resumable uploads).
     """
 
     success: int
     global_roles: frozenset[str]
     case_roles: frozenset[str] | None = None
+    refused: int = 403
 
     def status_for(self, caller: Caller) -> int:
         if caller.global_role in self.global_roles:
             return self.success
         if self.case_roles is None:
-            return 403
+            return self.refused
         if caller.case_role is None:
             return 404
         return self.success if caller.case_role in self.case_roles else 403
@@ -147,6 +150,23 @@ EXPECTED: dict[RouteKey, Access] = {
     ("GET", "/api/v1/cases/{case_id}/site-visits"): case_members(*CASE_ROLES),
     ("GET", "/api/v1/site-visits/{visit_id}"): case_members(*CASE_ROLES),
     ("PATCH", "/api/v1/site-visits/{visit_id}"): case_members(*CASE_EDITORS),
+    # Evidence: uploaded by editors, read and downloaded by every member, verified by those who
+    # may defend it (not viewers: re-hashing gigabytes is not a reader's right), withdrawn by
+    # editors.
+    ("POST", "/api/v1/cases/{case_id}/evidence"): case_members(*CASE_EDITORS, success=201),
+    ("GET", "/api/v1/cases/{case_id}/evidence"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/evidence/{evidence_id}"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/evidence/{evidence_id}/content"): case_members(*CASE_ROLES),
+    ("GET", "/api/v1/evidence/{evidence_id}/custody"): case_members(*CASE_ROLES),
+    ("POST", "/api/v1/evidence/{evidence_id}/verify"): case_members(*CASE_EDITORS, "legal"),
+    ("POST", "/api/v1/evidence/{evidence_id}/withdraw"): case_members(*CASE_EDITORS),
+    # Resumable uploads: started by the case's editors; an upload then belongs to its starter
+    # (and admins): anyone else is told it does not exist.
+    ("OPTIONS", "/api/v1/uploads"): any_user(204),
+    ("POST", "/api/v1/uploads"): case_members(*CASE_EDITORS, success=201),
+    ("HEAD", "/api/v1/uploads/{upload_id}"): Access(200, frozenset({ADMIN}), refused=404),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): Access(204, frozenset({ADMIN}), refused=404),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): Access(204, frozenset({ADMIN}), refused=404),
     ("GET", "/api/v1/cases/{case_id}/audit"): case_members(*CASE_ROLES),
     ("GET", "/api/v1/audit/verify"): admin_only(),
     ("GET", "/api/v1/signing-keys"): any_user(),
@@ -172,6 +192,29 @@ class World:
     witness_id: str = ""
     testimony_id: str = ""
     visit_id: str = ""
+    evidence_id: str = ""
+
+    def new_evidence(self) -> str:
+        """A fresh item in the matrix case, uploaded by its lead (something to withdraw)."""
+        answer = self.client.post(
+            f"/api/v1/cases/{self.case_id}/evidence",
+            files={"file": ("photo.jpg", uuid.uuid4().bytes * 64, "image/jpeg")},
+            headers=self.owner.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        evidence_id: str = answer.json()["id"]
+        return evidence_id
+
+    def new_upload(self, length: int = 16) -> str:
+        """A fresh resumable upload of the matrix case, started by its lead."""
+        answer = self.client.post(
+            "/api/v1/uploads",
+            headers={**self.owner.headers, **tus_creation(self.case_id, length)},
+        )
+        assert answer.status_code == 201, answer.text
+        upload_id: str = answer.json()["id"]
+        return upload_id
+
     callers: list[Caller] = field(default_factory=list)
     members: dict[str, set[str]] = field(default_factory=dict)  # case id -> member user ids
 
@@ -279,6 +322,7 @@ def _add_case_records(world: World) -> None:
     )
     assert visit.status_code == 201, visit.text
     world.visit_id = visit.json()["id"]
+    world.evidence_id = world.new_evidence()
 
 
 # -- How to call each route with a valid request -----------------------------------------------
@@ -292,6 +336,8 @@ class Prepared:
     body: Any = None
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Any] | None = None  # a multipart upload instead of a JSON body
+    content: bytes | None = None  # raw bytes instead of a JSON body
 
 
 Prepare = Callable[[World, str], Prepared]  # (world, case id to address) -> request
@@ -463,6 +509,53 @@ def _patch_visit(world: World, case_id: str) -> Prepared:
     )
 
 
+def tus_creation(case_id: str, length: int) -> dict[str, str]:
+    metadata = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in (("case_id", case_id), ("filename", "clip.mp4"))
+    )
+    return {"Tus-Resumable": "1.0.0", "Upload-Length": str(length), "Upload-Metadata": metadata}
+
+
+def _upload_evidence(world: World, case_id: str) -> Prepared:
+    return Prepared(
+        params={"case_id": case_id},
+        files={"file": ("photo.jpg", uuid.uuid4().bytes * 64, "image/jpeg")},
+        body={"kind": "photo"},
+    )
+
+
+def _evidence(world: World, case_id: str) -> Prepared:
+    return Prepared(params={"evidence_id": _in_case_or_missing(world, case_id, world.evidence_id)})
+
+
+def _withdraw_evidence(world: World, case_id: str) -> Prepared:
+    existing = world.new_evidence() if case_id == world.case_id else str(uuid.uuid4())
+    return Prepared(params={"evidence_id": existing}, body={"reason": "Uploaded twice."})
+
+
+def _create_upload(world: World, case_id: str) -> Prepared:
+    return Prepared(headers=tus_creation(case_id, 16))
+
+
+def _upload(world: World, case_id: str) -> Prepared:
+    upload_id = world.new_upload() if case_id == world.case_id else str(uuid.uuid4())
+    return Prepared(params={"upload_id": upload_id}, headers={"Tus-Resumable": "1.0.0"})
+
+
+def _append_upload(world: World, case_id: str) -> Prepared:
+    upload_id = world.new_upload(16) if case_id == world.case_id else str(uuid.uuid4())
+    return Prepared(
+        params={"upload_id": upload_id},
+        content=uuid.uuid4().bytes,
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+
+
 DRIVERS: dict[RouteKey, Driver] = {
     ("POST", "/api/v1/users"): Driver(_create_user),
     ("GET", "/api/v1/users"): Driver(_no_params),
@@ -491,6 +584,18 @@ DRIVERS: dict[RouteKey, Driver] = {
     ("GET", "/api/v1/cases/{case_id}/site-visits"): Driver(_case),
     ("GET", "/api/v1/site-visits/{visit_id}"): Driver(_visit),
     ("PATCH", "/api/v1/site-visits/{visit_id}"): Driver(_patch_visit),
+    ("POST", "/api/v1/cases/{case_id}/evidence"): Driver(_upload_evidence),
+    ("GET", "/api/v1/cases/{case_id}/evidence"): Driver(_case),
+    ("GET", "/api/v1/evidence/{evidence_id}"): Driver(_evidence),
+    ("GET", "/api/v1/evidence/{evidence_id}/content"): Driver(_evidence),
+    ("GET", "/api/v1/evidence/{evidence_id}/custody"): Driver(_evidence),
+    ("POST", "/api/v1/evidence/{evidence_id}/verify"): Driver(_evidence),
+    ("POST", "/api/v1/evidence/{evidence_id}/withdraw"): Driver(_withdraw_evidence),
+    ("OPTIONS", "/api/v1/uploads"): Driver(_no_params),
+    ("POST", "/api/v1/uploads"): Driver(_create_upload),
+    ("HEAD", "/api/v1/uploads/{upload_id}"): Driver(_upload),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): Driver(_append_upload),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): Driver(_upload),
     ("GET", "/api/v1/cases/{case_id}/audit"): Driver(_case),
     ("GET", "/api/v1/audit/verify"): Driver(_no_params),
     ("GET", "/api/v1/signing-keys"): Driver(_no_params),
@@ -501,12 +606,17 @@ def send(
     client: TestClient, route: RouteKey, prepared: Prepared, auth: dict[str, str]
 ) -> httpx.Response:
     method, template = route
+    extra: dict[str, Any] = {"json": prepared.body}
+    if prepared.files is not None:
+        extra = {"files": prepared.files, "data": prepared.body}
+    elif prepared.content is not None:
+        extra = {"content": prepared.content}
     return client.request(
         method,
         template.format(**prepared.params),
-        json=prepared.body,
         params=prepared.query or None,
         headers={**auth, **prepared.headers},
+        **extra,
     )
 
 
@@ -556,6 +666,8 @@ def problem_shape_issue(response: httpx.Response) -> str | None:
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
     if media_type != PROBLEM_JSON:
         return f"content-type {media_type!r}, not {PROBLEM_JSON}"
+    if response.request.method == "HEAD":
+        return None  # a HEAD answer carries the problem's headers, never a body (RFC 9110)
     body = without_request_id(response)
     if not isinstance(body, dict) or not {"type", "title", "status", "detail"} <= body.keys():
         return f"not a problem body: {response.text[:160]}"

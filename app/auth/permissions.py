@@ -13,14 +13,19 @@ class CasePermission(StrEnum):
     EDIT = "edit"
     MANAGE_MEMBERS = "manage_members"
     EXPORT_BUNDLE = "export_bundle"
+    VERIFY_EVIDENCE = "verify_evidence"
 
 
 _ALL = frozenset(CasePermission)
 
 CASE_ROLE_PERMISSIONS: dict[CaseRole, frozenset[CasePermission]] = {
     CaseRole.LEAD: _ALL,
-    CaseRole.INVESTIGATOR: frozenset({CasePermission.READ, CasePermission.EDIT}),
-    CaseRole.LEGAL: frozenset({CasePermission.READ, CasePermission.EXPORT_BUNDLE}),
+    CaseRole.INVESTIGATOR: frozenset(
+        {CasePermission.READ, CasePermission.EDIT, CasePermission.VERIFY_EVIDENCE}
+    ),
+    CaseRole.LEGAL: frozenset(
+        {CasePermission.READ, CasePermission.EXPORT_BUNDLE, CasePermission.VERIFY_EVIDENCE}
+    ),
     CaseRole.VIEWER: frozenset({CasePermission.READ}),
 }
 

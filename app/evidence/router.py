@@ -32,9 +32,7 @@ from app.evidence.filenames import content_disposition
 from app.evidence.ingest import check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
 from app.kit.etag import IfMatch, etag_for, require_match
-from app.kit.idempotency import (
-    valid_idempotency_key,
-)
+from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
 from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
@@ -67,13 +65,27 @@ def _upload_schema() -> dict[str, Any]:
     fields = EvidenceMetadata.model_json_schema()
     properties = {"file": {"type": "string", "format": "binary"}, **fields["properties"]}
     schema = {"type": "object", "properties": properties, "required": ["file"]}
+    header = {"in": "header", "required": False, "schema": {"type": "string"}}
     return {
+        "parameters": [
+            {**header, "name": "Idempotency-Key", "description": IDEMPOTENCY_DOC},
+            {
+                **header,
+                "name": "Repr-Digest",
+                "description": "The file's digest: sha-256=:<base64>:",
+            },
+            {
+                **header,
+                "name": "Content-Digest",
+                "description": "The whole body's digest (RFC 9530).",
+            },
+        ],
         "requestBody": {
             "required": True,
             "content": {"multipart/form-data": {"schema": schema}},
             "description": "The file (part `file`) and its metadata as form fields. Optional "
             "`Repr-Digest: sha-256=:…:` (the file's digest) or `sha256` field is checked.",
-        }
+        },
     }
 
 
@@ -291,13 +303,13 @@ def get_evidence_custody(
 def verify_evidence(
     request: Request, evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
 ) -> VerificationResult:
-    item, _ = _item_access(session, principal, evidence_id, CasePermission.READ)
+    item, _ = _item_access(session, principal, evidence_id, CasePermission.VERIFY_EVIDENCE)
     session.rollback()  # re-reading may take minutes: hold no transaction meanwhile
     store: ObjectStore = request.app.state.object_store
     found = service.rehash(store, item)
     database: Database = request.app.state.database
     with database.write_sessions.begin() as tx:
-        _, access = _item_access(tx, principal, evidence_id, CasePermission.READ)
+        _, access = _item_access(tx, principal, evidence_id, CasePermission.VERIFY_EVIDENCE)
         return service.record_verification(tx, access=access, item=item, found=found, via="api")
 
 

@@ -35,6 +35,10 @@ from app.kit.responses import json_response
 from app.models.idempotency import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
+IDEMPOTENCY_DOC = (
+    "Makes a retry safe: the same key and body within 24 h returns the first response; the "
+    "same key with another body is refused (422); while the first is running, 409."
+)
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -202,10 +206,7 @@ async def idempotency_guard(
         str | None,
         Header(
             alias="Idempotency-Key",
-            description=(
-                "Makes a retry safe: the same key and body within 24 h returns the first "
-                "response; the same key with another body is refused (422)."
-            ),
+            description=IDEMPOTENCY_DOC,
         ),
     ] = None,
 ) -> IdempotencyClaim | None:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Request, Response
@@ -21,8 +22,15 @@ from app.errors import AppError, PayloadTooLarge
 from app.evidence import service as evidence
 from app.evidence.commit import Ingest, commit_arrival
 from app.evidence.ingest import Fingerprint, request_chunks
+from app.kit.idempotency import (
+    IdempotencyClaim,
+    claim_or_replay,
+    fingerprint,
+    valid_idempotency_key,
+)
 from app.kit.problems import problem_responses
 from app.kit.routing import api_router, body_limit
+from app.kit.schemas import ReadSchema
 from app.storage import ObjectStore, StoredObject
 from app.uploads import service
 from app.uploads.service import TUS_VERSION, UploadView
@@ -90,13 +98,30 @@ def upload_capabilities(request: Request, _principal: CurrentPrincipal) -> Respo
     )
 
 
+class UploadCreated(ReadSchema):
+    id: uuid.UUID
+    length: int
+    expires_at: datetime
+
+
 @router.post(
     "",
     operation_id="createUpload",
     summary="Start a resumable upload (tus creation; metadata case_id and filename required)",
     status_code=201,
-    response_class=Response,
-    responses=problem_responses(400, 401, 403, 404, 412, 413, 422, success=201, location=True),
+    response_model=UploadCreated,
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, success=201, location=True),
+    openapi_extra={
+        "parameters": [
+            {"in": "header", "name": name, "required": required, "schema": {"type": "string"}}
+            for name, required in (
+                ("Tus-Resumable", True),
+                ("Upload-Length", True),
+                ("Upload-Metadata", True),
+                ("Idempotency-Key", False),
+            )
+        ]
+    },
 )
 @own_transactions
 def create_upload(request: Request, principal: CurrentPrincipal, session: DbSession) -> Response:
@@ -105,11 +130,22 @@ def create_upload(request: Request, principal: CurrentPrincipal, session: DbSess
     if not length_header.isdigit():
         raise AppError("Upload-Length (a whole number of bytes) is required.", headers=TUS_HEADERS)
     pairs = service.parse_metadata_header(request.headers.get("upload-metadata"))
+    key = valid_idempotency_key(request.headers.get("idempotency-key"))
     session.rollback()
     store: ObjectStore = request.app.state.object_store
     database: Database = request.app.state.database
     service.purge_expired(database, store)
     with database.write_sessions.begin() as tx:
+        claim = None
+        if key is not None:
+            what = f"{length_header}\n{request.headers.get('upload-metadata', '')}".encode()
+            claim = claim_or_replay(
+                tx,
+                IdempotencyClaim(
+                    principal.user_id, key, fingerprint("POST", request.url.path, what)
+                ),
+                None,
+            )
         upload = service.create(
             tx,
             principal=principal,
@@ -119,11 +155,19 @@ def create_upload(request: Request, principal: CurrentPrincipal, session: DbSess
             max_bytes=_max_bytes(request),
         )
         created = service.view(upload)
+        answer = UploadCreated(id=created.id, length=created.length, expires_at=created.expires_at)
+        if claim is not None:
+            claim.remember(tx, answer, status_code=201, location=f"/api/v1/uploads/{created.id}")
     headers = {**TUS_HEADERS, "Location": f"/api/v1/uploads/{upload.id}"}
     if created.length == 0:  # nothing to send: complete at once
         item_id = _complete(request, principal, created, created.state)
         headers["Casefile-Evidence-Id"] = str(item_id)
-    return Response(status_code=201, headers={**headers, **_expires(created)})
+    return Response(
+        content=answer.model_dump_json(),
+        media_type="application/json",
+        status_code=201,
+        headers={**headers, **_expires(created)},
+    )
 
 
 def _expires(upload: UploadView) -> dict[str, str]:
@@ -307,5 +351,11 @@ def terminate_upload(
     _require_tus(request)
     service.load(session, principal, upload_id)
     session.rollback()
-    service.forget(request.app.state.database, request.app.state.object_store, upload_id)
+    service.forget(
+        request.app.state.database,
+        request.app.state.object_store,
+        upload_id,
+        actor=principal.user_id,
+        reason="terminated",
+    )
     return Response(status_code=204, headers=TUS_HEADERS)

@@ -14,10 +14,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
+from app.audit.canonical import case_chain
 from app.auth.dependencies import Principal, case_access
 from app.auth.permissions import CasePermission
 from app.db import Database, utcnow
@@ -145,7 +148,24 @@ def create(
     )
     session.add(upload)
     session.flush()
+    _record(session, upload, "upload.started", principal.user_id, {"length": length})
     return upload
+
+
+def _record(
+    session: Session, upload: Upload, action: str, actor: uuid.UUID | None, extra: dict[str, Any]
+) -> None:
+    pairs = json.loads(upload.metadata_json)
+    audit.record(
+        session,
+        chain=case_chain(upload.case_id),
+        action=action,
+        resource_type="upload",
+        resource_id=upload.id,
+        actor_id=actor,
+        case_id=upload.case_id,
+        payload={"filename": pairs["filename"], "evidence_id": pairs["evidence_id"], **extra},
+    )
 
 
 def load(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
@@ -214,7 +234,14 @@ def release(database: Database, upload_id: uuid.UUID) -> None:
         )
 
 
-def forget(database: Database, store: ObjectStore, upload_id: uuid.UUID) -> None:
+def forget(
+    database: Database,
+    store: ObjectStore,
+    upload_id: uuid.UUID,
+    *,
+    actor: uuid.UUID | None,
+    reason: str,
+) -> None:
     """Terminate: the bytes and the row go (an upload is not evidence until it completes)."""
     with database.write_sessions.begin() as session:
         upload = session.get(Upload, upload_id, with_for_update=True)
@@ -223,6 +250,7 @@ def forget(database: Database, store: ObjectStore, upload_id: uuid.UUID) -> None
         if upload.evidence_id is not None:
             raise Conflict("A completed upload is evidence now; withdraw it instead.")
         state = json.loads(upload.storage_state)
+        _record(session, upload, f"upload.{reason}", actor, {"received": upload.received})
         session.execute(delete(Upload).where(Upload.id == upload_id))
     store.abort_resumable(state)
 
@@ -238,7 +266,7 @@ def purge_expired(database: Database, store: ObjectStore, limit: int = 20) -> in
             )
         )
     for upload_id in expired:
-        forget(database, store, upload_id)
+        forget(database, store, upload_id, actor=None, reason="expired")
     return len(expired)
 
 

@@ -3,6 +3,7 @@ and from where; a failed change appends nothing; secrets never enter an event.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -47,6 +48,8 @@ class Call:
     path: str
     body: Any = None
     headers: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+    content: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,130 @@ def _update_visit(world: World) -> tuple[Call, Callable[[Any], Expected]]:
     )
 
 
+PHOTO = b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 100
+
+
+def _upload_evidence(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    call = Call(
+        "POST",
+        f"/api/v1/cases/{case_id}/evidence",
+        {"kind": "photo", "title": "Crater"},
+        files={"file": ("../../etc/crater.jpg", PHOTO, "image/jpeg")},
+    )
+    digest = hashlib.sha256(PHOTO).hexdigest()
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "evidence.ingested",
+        "evidence",
+        answer.json()["id"],
+        lambda p: (
+            p["sha256"] == digest
+            and p["size"] == len(PHOTO)
+            and p["exhibit_number"] == "MRT-0001"
+            and p["original_filename"] == "crater.jpg"
+        ),
+    )
+
+
+def _evidence_in(world: World, case_id: str) -> str:
+    answer = world.client.post(
+        f"/api/v1/cases/{case_id}/evidence",
+        files={"file": ("a.bin", uuid.uuid4().bytes, "application/octet-stream")},
+        headers=world.admin.headers,
+    )
+    return str(answer.json()["id"])
+
+
+def _verify_evidence(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    evidence_id = _evidence_in(world, case_id)
+    call = Call("POST", f"/api/v1/evidence/{evidence_id}/verify")
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "evidence.verified",
+        "evidence",
+        evidence_id,
+        lambda p: p["status"] == "intact" and p["via"] == "api",
+    )
+
+
+def _withdraw_evidence(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    evidence_id = _evidence_in(world, case_id)
+    call = Call("POST", f"/api/v1/evidence/{evidence_id}/withdraw", {"reason": "Wrong case."})
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "evidence.withdrawn",
+        "evidence",
+        evidence_id,
+        lambda p: p == {"exhibit_number": "MRT-0001", "reason": "Wrong case."},
+    )
+
+
+def _tus(case_id: str, length: int) -> dict[str, str]:
+    metadata = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in (("case_id", case_id), ("filename", "clip.mp4"))
+    )
+    return {"Tus-Resumable": "1.0.0", "Upload-Length": str(length), "Upload-Metadata": metadata}
+
+
+def _start_upload(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    call = Call("POST", "/api/v1/uploads", headers=_tus(case_id, 10))
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "upload.started",
+        "upload",
+        answer.json()["id"],
+        lambda p: p["length"] == 10 and p["filename"] == "clip.mp4",
+    )
+
+
+def _new_upload(world: World, case_id: str, length: int) -> str:
+    answer = world.client.post(
+        "/api/v1/uploads", headers={**world.admin.headers, **_tus(case_id, length)}
+    )
+    return str(answer.json()["id"])
+
+
+def _complete_upload(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    """Appending does not add events; the PATCH that completes the upload adds one: ingest."""
+    case_id = world.new_case()
+    upload_id = _new_upload(world, case_id, 10)
+    call = Call(
+        "PATCH",
+        f"/api/v1/uploads/{upload_id}",
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+        content=b"0123456789",
+    )
+    return call, lambda answer: Expected(
+        case_chain(case_id),
+        "evidence.ingested",
+        "evidence",
+        answer.headers["casefile-evidence-id"],
+        lambda p: p["sha256"] == hashlib.sha256(b"0123456789").hexdigest(),
+    )
+
+
+def _terminate_upload(world: World) -> tuple[Call, Callable[[Any], Expected]]:
+    case_id = world.new_case()
+    upload_id = _new_upload(world, case_id, 10)
+    call = Call("DELETE", f"/api/v1/uploads/{upload_id}", headers={"Tus-Resumable": "1.0.0"})
+    return call, lambda _answer: Expected(
+        case_chain(case_id),
+        "upload.terminated",
+        "upload",
+        upload_id,
+        lambda p: p["received"] == 0,
+    )
+
+
 # Every route that changes state, and the one event it must append. A new mutating route
 # without an entry here fails test_every_mutating_route_is_listed.
 MUTATIONS: dict[tuple[str, str], Mutation] = {
@@ -338,6 +465,12 @@ MUTATIONS: dict[tuple[str, str], Mutation] = {
     ("PATCH", "/api/v1/testimonies/{testimony_id}"): _update_testimony,
     ("POST", "/api/v1/cases/{case_id}/site-visits"): _create_visit,
     ("PATCH", "/api/v1/site-visits/{visit_id}"): _update_visit,
+    ("POST", "/api/v1/cases/{case_id}/evidence"): _upload_evidence,
+    ("POST", "/api/v1/evidence/{evidence_id}/verify"): _verify_evidence,
+    ("POST", "/api/v1/evidence/{evidence_id}/withdraw"): _withdraw_evidence,
+    ("POST", "/api/v1/uploads"): _start_upload,
+    ("PATCH", "/api/v1/uploads/{upload_id}"): _complete_upload,
+    ("DELETE", "/api/v1/uploads/{upload_id}"): _terminate_upload,
 }
 
 
@@ -369,11 +502,16 @@ def test_each_change_appends_exactly_one_event(
     world = World(client=client, admin=admin, make_user=make_user)
     call, expect = MUTATIONS[route](world)
     before = len(all_events(db))
+    payload: dict[str, Any] = {"json": call.body}
+    if call.files is not None:
+        payload = {"files": call.files, "data": call.body}
+    elif call.content is not None:
+        payload = {"content": call.content}
     answer = client.request(
         call.method,
         call.path,
-        json=call.body,
         headers={**admin.headers, **(call.headers or {}), "X-Request-ID": "audit-test-1"},
+        **payload,
     )
     assert answer.status_code < 300, answer.text
     events = all_events(db)
