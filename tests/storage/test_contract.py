@@ -472,3 +472,125 @@ def test_an_object_cannot_be_nested_under_another_object(store: ObjectStore) -> 
         assert isinstance(store, S3ObjectStore)  # S3 keys are flat: f and f/g can coexist
         assert read_all(store, "f/g") == b"nested"
     assert read_all(store, "f") == b"file"
+
+
+# -- listing, discarding, versions --------------------------------------------------------------
+def test_keys_lists_committed_objects_only(
+    store: ObjectStore, temp_objects: Callable[[], list[str]]
+) -> None:
+    put(store, "evidence/c1/a", b"a")
+    put(store, "evidence/c1/b", b"b")
+    put(store, "other/x", b"x")
+    unfinished = store.writer("evidence/c1/unfinished")
+    unfinished.write(b"half" * (PART_BYTES // 4 + 1))
+    try:
+        assert sorted(store.keys("evidence/")) == ["evidence/c1/a", "evidence/c1/b"]
+        assert list(store.keys("nothing-here/")) == []
+    finally:
+        unfinished.abort()
+
+
+def test_discard_removes_an_unreferenced_object(store: ObjectStore) -> None:
+    stored = put(store, "evidence/c1/duplicate", b"dup")
+    store.discard(stored)
+    assert not store.exists("evidence/c1/duplicate")
+    store.discard(stored)  # discarding twice is harmless
+
+
+def test_reads_by_version_when_there_is_one(store: ObjectStore) -> None:
+    stored = put(store, "evidence/c1/v", b"versioned")
+    assert store.size(stored.key, version_id=stored.version_id) == 9
+    assert b"".join(store.read(stored.key, version_id=stored.version_id)) == b"versioned"
+
+
+# -- resumable uploads ------------------------------------------------------------------------
+def append(
+    store: ObjectStore,
+    state: dict[str, object],
+    offset: int,
+    data: bytes,
+    *,
+    recorded: bool = True,
+) -> tuple[dict[str, object], int]:
+    """One append as the server makes it: the old state is released only once the new one is
+    recorded, so an append whose new state is never recorded must leave the old one usable."""
+    appender = store.resumable_appender(state, offset)
+    for start in range(0, len(data), ODD_CHUNK):
+        appender.write(data[start : start + ODD_CHUNK])
+    new, end = appender.finish()
+    if recorded:
+        store.release_resumable(state, new)
+    return new, end
+
+
+def test_resumable_upload_across_appends(
+    store: ObjectStore, temp_objects: Callable[[], list[str]]
+) -> None:
+    """Appends of odd sizes, straddling part boundaries, each from the recorded state alone
+    (as a new request or another process would resume), then one atomic placement."""
+    data = random.Random(7).randbytes(2 * PART_BYTES + 12345)
+    state = store.start_resumable("evidence/c1/tus")
+    offset = 0
+    for size in (3 * MIB + 1, PART_BYTES, 5, len(data)):
+        piece = data[offset : offset + size]
+        if not piece:
+            break
+        state, offset = append(store, state, offset, piece)
+        assert not store.exists("evidence/c1/tus"), "nothing visible before the end"
+    assert offset == len(data)
+    stored = store.finish_resumable(state)
+    assert stored.size == len(data)
+    assert (
+        hashlib.sha256(read_all(store, "evidence/c1/tus")).digest() == hashlib.sha256(data).digest()
+    )
+    assert temp_objects() == []
+
+
+def test_a_failed_append_is_as_if_never_made(store: ObjectStore) -> None:
+    """The state recorded before an append stays valid if that append is never recorded:
+    the next append from the old state overwrites whatever the failed one left."""
+    state = store.start_resumable("evidence/c1/retry")
+    state, offset = append(store, state, 0, b"A" * (PART_BYTES + 10))
+    abandoned, _ = append(store, state, offset, b"X" * (PART_BYTES + 99), recorded=False)
+    state, offset = append(store, state, offset, b"B" * 20)
+    stored = store.finish_resumable(state)
+    assert stored.size == PART_BYTES + 30
+    assert read_all(store, "evidence/c1/retry") == b"A" * (PART_BYTES + 10) + b"B" * 20
+    del abandoned
+
+
+def test_an_append_at_the_wrong_offset_is_refused_or_repaired(store: ObjectStore) -> None:
+    state = store.start_resumable("evidence/c1/offset")
+    state, offset = append(store, state, 0, b"abc")
+    if isinstance(store, S3ObjectStore):
+        with pytest.raises(ValueError, match="holds 3 bytes"):
+            store.resumable_appender(state, offset + 1)
+    state, offset = append(store, state, offset, b"def")
+    assert read_all(store, store.finish_resumable(state).key) == b"abcdef"
+
+
+def test_an_empty_resumable_upload(store: ObjectStore) -> None:
+    state = store.start_resumable("evidence/c1/empty")
+    stored = store.finish_resumable(state)
+    assert stored.size == 0
+    assert read_all(store, "evidence/c1/empty") == b""
+
+
+def test_aborting_a_resumable_upload_leaves_nothing(
+    store: ObjectStore, temp_objects: Callable[[], list[str]]
+) -> None:
+    state = store.start_resumable("evidence/c1/aborted")
+    state, _ = append(store, state, 0, b"Z" * (PART_BYTES + 5))
+    store.abort_resumable(state)
+    assert not store.exists("evidence/c1/aborted")
+    assert temp_objects() == []
+    assert list(store.keys("incoming/")) == []
+
+
+def test_a_resumable_upload_cannot_replace_an_object(store: ObjectStore) -> None:
+    put(store, "evidence/c1/taken", b"original")
+    state = store.start_resumable("evidence/c1/taken")
+    state, _ = append(store, state, 0, b"impostor")
+    with pytest.raises(ObjectExists):
+        store.finish_resumable(state)
+    assert read_all(store, "evidence/c1/taken") == b"original"
