@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -294,17 +294,20 @@ def chain_events(session: Session, *, chain: str, after_seq: int, limit: int) ->
 
 
 def resource_events(
-    session: Session, *, resource_type: str, resource_id: str, after_id: int, limit: int
+    session: Session, *, resources: Sequence[tuple[str, str]], after_id: int, limit: int
 ) -> list[AuditEvent]:
-    """Every event about one resource, whatever chain it is in (chain of custody)."""
+    """Every event about these (type, id) resources, whatever chain it is in, in order: the
+    chain of custody of one item, with the upload that brought it in."""
+    about = or_(
+        *(
+            (AuditEvent.resource_type == kind) & (AuditEvent.resource_id == identifier)
+            for kind, identifier in resources
+        )
+    )
     return list(
         session.scalars(
             select(AuditEvent)
-            .where(
-                AuditEvent.resource_type == resource_type,
-                AuditEvent.resource_id == resource_id,
-                AuditEvent.id > after_id,
-            )
+            .where(about, AuditEvent.id > after_id)
             .order_by(AuditEvent.id)
             .limit(limit)
         )

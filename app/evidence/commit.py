@@ -58,8 +58,16 @@ def commit_arrival(
         claim = None
         if idempotency is not None:
             key, path = idempotency
-            # The request is its file (by digest) and its metadata.
-            what = arrival.sha256 + json.dumps(metadata.model_dump(mode="json"), sort_keys=True)
+            # The request is its file (by digest), its name and declared type, and its metadata.
+            what = json.dumps(
+                {
+                    "sha256": arrival.sha256,
+                    "filename": arrival.filename,
+                    "declared_media_type": arrival.declared_media_type,
+                    "metadata": metadata.model_dump(mode="json"),
+                },
+                sort_keys=True,
+            )
             claim = claim_or_replay(
                 session,
                 IdempotencyClaim(

@@ -3,8 +3,8 @@ size are computed in the same pass, in constant memory (no UploadFile, no spooli
 
 The event loop parses the multipart body (python-multipart) and gathers the file's bytes into
 1 MiB slices; a worker thread hashes each slice (hashlib releases the GIL) and writes it to the
-store. A slow or vanished client, a body larger than allowed, or a failing store abort the
-object: nothing is left under its key.
+store while the loop gathers the next one (`SliceWriter`). A slow or vanished client, a body
+larger than allowed, or a failing store abort the object: nothing is left under its key.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from starlette.requests import ClientDisconnect, Request
 from app.errors import AppError, PayloadTooLarge
 from app.evidence.filenames import filename_from_disposition, safe_filename
 from app.evidence.inspect import HEAD_BYTES
+from app.kit.pipeline import Slice, SliceWriter
 from app.storage import ObjectStore, ObjectWriter, StoredObject
 
 SLICE_BYTES = 1024 * 1024
 RECEIVE_TIMEOUT_S = 60.0  # a client silent for this long has gone (or is holding us)
 MAX_FIELDS = 32
-MAX_FIELD_BYTES = 64 * 1024
+# The longest metadata text is 100,000 characters (LongText): up to 4 bytes each in UTF-8.
+MAX_FIELD_BYTES = 4 * 100_000 + 1024
+MAX_FORM_BYTES = 2 * 1024 * 1024  # all fields together: what the JSON endpoints accept, twice
 FILE_FIELD = "file"
 
 
@@ -56,7 +59,7 @@ class Fingerprint:
         self.size = 0
         self.head = bytearray()
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: Slice) -> None:
         self._sha256.update(data)
         self.crc32 = zlib.crc32(data, self.crc32)
         self.size += len(data)
@@ -76,7 +79,7 @@ class Sink:
         self.limit = limit
         self.fingerprint = Fingerprint()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Slice) -> None:
         if self.fingerprint.size + len(data) > self.limit:
             raise PayloadTooLarge(f"The file exceeds the limit of {self.limit} bytes.")
         self.fingerprint.update(data)
@@ -112,6 +115,8 @@ class _MultipartReader:
         self._field_name = bytearray()
         self._field_value = bytearray()
         self._in_file = False
+        self._form_bytes = 0
+        self.ended = False
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -122,6 +127,7 @@ class _MultipartReader:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _part_begin(self) -> None:
@@ -153,11 +159,22 @@ class _MultipartReader:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
-            self.pending += data[start:end]
+            self.pending += memoryview(data)[start:end]  # one copy, not two
             return
         self._part.value += data[start:end]
+        self._form_bytes += end - start
         if len(self._part.value) > MAX_FIELD_BYTES:
             raise MalformedUpload(f"Form field '{self._part.name}' is too large.")
+        if self._form_bytes > MAX_FORM_BYTES:
+            raise MalformedUpload("The form fields are too large together.")
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def take(self) -> bytearray:
+        """The file bytes gathered so far, handed over whole (no copy)."""
+        data, self.pending = self.pending, bytearray()
+        return data
 
     def _part_end(self) -> None:
         if self._in_file:
@@ -178,6 +195,7 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
     body_hash = hashlib.sha256() if body_digest else None
     writer = await run_in_threadpool(store.writer, key)
     sink = Sink(writer, limit)
+    slices = SliceWriter(sink.write)
     try:
         async for chunk in request_chunks(request):
             if body_hash is not None:
@@ -187,15 +205,21 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
             except MultipartParseError as exc:
                 raise MalformedUpload("The multipart body is malformed.") from exc
             if len(reader.pending) >= SLICE_BYTES:
-                await _drain(reader, sink)
-        parser.finalize()
+                await slices.send(reader.take())
+        parser.finalize()  # checks nothing (python-multipart 0.0.34): the reader does
+        if not reader.ended:
+            # A cut body must not become an original that is a prefix of the real file.
+            raise MalformedUpload("The body ended before its closing multipart delimiter.")
         if reader.file is None:
             raise MalformedUpload("The upload has no 'file' part.")
-        await _drain(reader, sink)
+        if reader.pending:
+            await slices.send(reader.take())
+        await slices.finish()
         if body_hash is not None and body_digest is not None:
             _check(body_digest, body_hash.digest(), "Content-Digest")
         stored = await run_in_threadpool(writer.commit)
     except BaseException:
+        await slices.settle()
         with anyio.CancelScope(shield=True):  # even when the request itself is cancelled
             await run_in_threadpool(writer.abort)
         raise
@@ -206,13 +230,6 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
         filename=safe_filename(reader.file.filename),
         declared_media_type=reader.file.content_type,
     )
-
-
-async def _drain(reader: _MultipartReader, sink: Sink) -> None:
-    if reader.pending:
-        data = bytes(reader.pending)
-        reader.pending.clear()
-        await run_in_threadpool(sink.write, data)
 
 
 async def request_chunks(request: Request) -> AsyncIterator[bytes]:

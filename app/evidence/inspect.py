@@ -11,6 +11,8 @@ from typing import Any
 import exifread
 import puremagic
 
+from app.evidence.exif_structure import DamagedExif, check_tiff, jpeg_exif_block
+
 log = logging.getLogger("casefile.evidence")
 
 UNKNOWN_TYPE = "application/octet-stream"
@@ -37,17 +39,37 @@ def sniff_media_type(head: bytes) -> str:
     return UNKNOWN_TYPE
 
 
-def extract_metadata(media_type: str, head: bytes) -> dict[str, Any] | None:
+def extract_metadata(media_type: str, head: bytes, size: int) -> dict[str, Any] | None:
+    """EXIF of an image, from the file's first bytes (`head`, the whole file if `size` says
+    so). A damaged block gives `exif_error` and no values: never a value the camera did not
+    write, and never the same answer as a photo whose EXIF was stripped."""
     if media_type not in _EXIF_TYPES:
         return None
+    damage = _structural_damage(media_type, head, complete=len(head) >= size)
+    if damage is not None:
+        log.info("damaged EXIF: %s", damage)
+        return {"exif": None, "exif_error": f"damaged EXIF data: {damage}"}
     try:
-        tags = exifread.process_file(io.BytesIO(head), details=False)
+        tags = exifread.process_file(io.BytesIO(head), details=False, extract_thumbnail=False)
     except Exception as exc:  # noqa: BLE001 - a malformed EXIF block must never fail an upload
         log.info("unreadable EXIF: %s", type(exc).__name__)
         return {"exif": None, "exif_error": "unreadable EXIF data"}
     if not tags:
         return {"exif": None}
     return {"exif": _exif(tags)}
+
+
+def _structural_damage(media_type: str, head: bytes, complete: bool) -> str | None:
+    try:
+        if media_type == "image/jpeg":
+            block = jpeg_exif_block(head, complete)
+            if block is not None:
+                check_tiff(block)
+        elif media_type == "image/tiff" and complete:
+            check_tiff(head)
+    except DamagedExif as exc:
+        return str(exc)
+    return None
 
 
 def _exif(tags: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def _limit(request: Request) -> int:
 async def upload_evidence(request: Request, access: CaseEditor, session: DbSession) -> Response:
     limit = _limit(request)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise PayloadTooLarge(f"Files over {limit} bytes are refused; nothing was stored.")
     key = valid_idempotency_key(request.headers.get("idempotency-key"))
     await run_in_threadpool(session.rollback)  # no transaction stays open while bytes flow
@@ -279,8 +279,7 @@ def get_evidence_custody(
     after = decode_position_cursor(listing, page.cursor) if page.cursor else 0
     events = audit.resource_events(
         session,
-        resource_type="evidence",
-        resource_id=str(evidence_id),
+        resources=service.custody_resources(session, evidence_id),
         after_id=after,
         limit=page.limit + 1,
     )

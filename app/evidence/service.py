@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -111,24 +112,19 @@ def record_arrival(
     store: ObjectStore,
 ) -> EvidenceItem:
     """The evidence row and its audit event, in the caller's transaction."""
-    existing = session.scalars(
-        select(EvidenceItem).where(
-            EvidenceItem.case_id == access.case.id, EvidenceItem.sha256 == arrival.sha256
-        )
-    ).first()
+    # Taking the exhibit number first locks the case's counter row: concurrent arrivals in one
+    # case queue here, so the duplicate check below sees whatever the previous one committed.
+    seq = _next_exhibit(session, access.case.id)
+    existing = _same_bytes(session, access.case.id, arrival.sha256)
     if existing is not None:
-        raise DuplicateEvidence(
-            f"These bytes are already exhibit {existing.exhibit_number} of this case.",
-            extra={"existing": {"id": str(existing.id), "exhibit_number": existing.exhibit_number}},
-        )
+        raise _duplicate(existing)
     _check_links(session, access.case.id, metadata)
     media_type = sniff_media_type(arrival.head)
-    extracted = extract_metadata(media_type, arrival.head)
+    extracted = extract_metadata(media_type, arrival.head, arrival.size)
     retained_until = None
     if retention is not None:
         retained_until = utcnow() + retention
         store.retain(arrival.stored, retained_until)
-    seq = _next_exhibit(session, access.case.id)
     item = EvidenceItem(
         id=arrival.evidence_id,
         case_id=access.case.id,
@@ -151,10 +147,30 @@ def record_arrival(
         retained_until=retained_until,
         **{f: _plain(getattr(metadata, f)) for f in _PROVENANCE},
     )
-    session.add(item)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(item)
+            session.flush()
+    except IntegrityError:
+        existing = _same_bytes(session, access.case.id, arrival.sha256)
+        if existing is None:
+            raise
+        raise _duplicate(existing) from None
     _record(session, access, item, "evidence.ingested", _ingest_payload(item))
     return item
+
+
+def _same_bytes(session: Session, case_id: uuid.UUID, sha256: str) -> EvidenceItem | None:
+    return session.scalars(
+        select(EvidenceItem).where(EvidenceItem.case_id == case_id, EvidenceItem.sha256 == sha256)
+    ).first()
+
+
+def _duplicate(existing: EvidenceItem) -> DuplicateEvidence:
+    return DuplicateEvidence(
+        f"These bytes are already exhibit {existing.exhibit_number} of this case.",
+        extra={"existing": {"id": str(existing.id), "exhibit_number": existing.exhibit_number}},
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -221,6 +237,13 @@ def _record(
         case_id=item.case_id,
         payload=payload,
     )
+
+
+def custody_resources(session: Session, evidence_id: uuid.UUID) -> list[tuple[str, str]]:
+    """What an item's chain of custody is made of: the item, and the resumable upload that
+    brought it in (its events come first: custody begins when the upload started)."""
+    uploads = session.scalars(select(Upload.id).where(Upload.evidence_id == evidence_id))
+    return [("evidence", str(evidence_id)), *(("upload", str(upload)) for upload in uploads)]
 
 
 def complete_upload_row(session: Session, upload_id: uuid.UUID, evidence_id: uuid.UUID) -> None:

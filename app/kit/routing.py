@@ -50,7 +50,7 @@ class LimitedBodyRoute(APIRoute):
 
         async def limited(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
             bounded = LimitedBodyRequest(request.scope, request.receive)
             bounded.limit = limit

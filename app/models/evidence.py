@@ -35,7 +35,8 @@ class EvidenceItem(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "exhibit_seq"),
         UniqueConstraint("case_id", "exhibit_number"),
-        Index("ix_evidence_items_case_sha256", "case_id", "sha256"),
+        # The same bytes are one exhibit per case (checked first, enforced here).
+        Index("uq_evidence_items_case_sha256", "case_id", "sha256", unique=True),
         Index("ix_evidence_items_case_uploaded", "case_id", "uploaded_at", "id"),
         CheckConstraint(one_of("kind", EvidenceKind), name="kind_known"),
         CheckConstraint("size >= 0", name="size_non_negative"),

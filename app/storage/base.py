@@ -66,7 +66,7 @@ def validate_range(start: int, length: int | None) -> None:
 
 
 class ObjectWriter(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
 
     def commit(self) -> StoredObject:
         """Make the object visible under its key, durably. Fails with ObjectExists if taken."""
@@ -87,7 +87,7 @@ class ObjectWriter(Protocol):
 
 
 class ResumableAppender(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
 
     def finish(self) -> tuple[ResumableState, int]:
         """Make the appended bytes durable; return the new state and the new offset."""

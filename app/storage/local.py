@@ -184,7 +184,7 @@ class LocalAppender:
             self._file.truncate(offset)
             self._file.seek(offset)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self._file is None:
             raise RuntimeError("appender is closed")
         with _disk_full_is_unavailability():
@@ -216,7 +216,7 @@ class LocalObjectWriter(WriterBase):
         self.size = 0
         self._file: BinaryIO | None = temp.open("xb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self._file is None:
             raise RuntimeError("writer is closed")
         with _disk_full_is_unavailability():

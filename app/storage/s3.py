@@ -297,7 +297,7 @@ class S3Appender:
         self.state = {**state, "parts": [list(p) for p in state["parts"]]}
         self.buffer = bytearray(store.read_tail(state))
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.buffer += data
         while len(self.buffer) >= PART_BYTES:
             with memoryview(self.buffer) as view:
@@ -330,7 +330,7 @@ class S3ObjectWriter(WriterBase):
         self._parts: list[CompletedPartTypeDef] = []
         self._closed = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self._closed:
             raise RuntimeError("writer is closed")
         self._buffer += data

@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +29,7 @@ from app.kit.idempotency import (
     fingerprint,
     valid_idempotency_key,
 )
+from app.kit.pipeline import Slice, SliceWriter
 from app.kit.problems import problem_responses
 from app.kit.routing import api_router, body_limit
 from app.kit.schemas import ReadSchema
@@ -127,7 +129,7 @@ class UploadCreated(ReadSchema):
 def create_upload(request: Request, principal: CurrentPrincipal, session: DbSession) -> Response:
     _require_tus(request)
     length_header = request.headers.get("upload-length", "")
-    if not length_header.isdigit():
+    if not _whole_number(length_header):
         raise AppError("Upload-Length (a whole number of bytes) is required.", headers=TUS_HEADERS)
     pairs = service.parse_metadata_header(request.headers.get("upload-metadata"))
     key = valid_idempotency_key(request.headers.get("idempotency-key"))
@@ -222,7 +224,7 @@ async def append_upload(
     ):
         raise UnsupportedMediaType("Send the bytes as application/offset+octet-stream.")
     offset_header = request.headers.get("upload-offset", "")
-    if not offset_header.isdigit():
+    if not _whole_number(offset_header):
         raise AppError("Upload-Offset (a whole number) is required.", headers=TUS_HEADERS)
     checksum = _parse_checksum(request.headers.get("upload-checksum"))
     await run_in_threadpool(session.rollback)
@@ -257,11 +259,12 @@ async def _append(
     pending = bytearray()
     written = 0
 
-    def write(data: bytes) -> None:
+    def write(data: Slice) -> None:
         if digest is not None:
             digest.update(data)
         appender.write(data)
 
+    slices = SliceWriter(write)
     try:
         async for chunk in request_chunks(request):
             written += len(chunk)
@@ -269,10 +272,11 @@ async def _append(
                 raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
             pending += chunk
             if len(pending) >= SLICE_BYTES:
-                data, pending = bytes(pending), bytearray()
-                await run_in_threadpool(write, data)
+                data, pending = pending, bytearray()
+                await slices.send(data)
         if pending:
-            await run_in_threadpool(write, bytes(pending))
+            await slices.send(pending)
+        await slices.finish()
         if checksum is not None and digest is not None and digest.digest() != checksum[1]:
             raise ChecksumMismatch(
                 "Upload-Checksum does not match the bytes of this PATCH; they were discarded.",
@@ -280,9 +284,16 @@ async def _append(
             )
         state, end = await run_in_threadpool(appender.finish)
     except BaseException:
-        await run_in_threadpool(appender.abort)
+        await slices.settle()
+        with anyio.CancelScope(shield=True):  # even when the request itself is cancelled
+            await run_in_threadpool(appender.abort)
         raise
     return end, state
+
+
+def _whole_number(header: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '١٢' and '²', which int() reads or not."""
+    return 0 < len(header) <= 20 and header.isascii() and header.isdigit()
 
 
 def _parse_checksum(header: str | None) -> tuple[str, bytes] | None:
@@ -312,7 +323,7 @@ def _complete(request: Request, principal: Principal, upload: UploadView, state:
             size=fingerprint.size,
             head=bytes(fingerprint.head),
             filename=upload.metadata["filename"],
-            declared_media_type=upload.metadata.get("filetype") or upload.metadata.get("type"),
+            declared_media_type=service.declared_media_type(upload.metadata),
         )
         item = commit_arrival(
             Ingest.from_app(request.app),

@@ -106,9 +106,23 @@ def parse_metadata_header(header: str | None) -> dict[str, str]:
     return pairs
 
 
+# Not evidence fields: where the upload goes, and what common tus clients (tus-js-client, Uppy)
+# send about the file on their own. `filetype`/`type` become the declared media type.
+NON_EVIDENCE_KEYS = frozenset(
+    {"case_id", "filename", "evidence_id", "filetype", "type", "name", "relativePath"}
+)
+MAX_DECLARED_TYPE = 200
+
+
 def evidence_metadata(pairs: dict[str, str]) -> EvidenceMetadata:
-    fields = {k: v for k, v in pairs.items() if k not in ("case_id", "filename", "evidence_id")}
+    """The evidence fields among the pairs; any other key (a typo of one) is refused."""
+    fields = {k: v for k, v in pairs.items() if k not in NON_EVIDENCE_KEYS}
     return evidence.parse_metadata(fields)
+
+
+def declared_media_type(pairs: dict[str, str]) -> str | None:
+    declared = pairs.get("filetype") or pairs.get("type")
+    return declared[:MAX_DECLARED_TYPE] if declared else None
 
 
 def create(

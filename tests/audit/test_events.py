@@ -665,11 +665,11 @@ def test_custody_query_follows_one_resource_across_chains(
         )
     with Session(db.engine) as session:
         events = audit_service.resource_events(
-            session, resource_type="member", resource_id=lawyer.id, after_id=0, limit=50
+            session, resources=[("member", lawyer.id)], after_id=0, limit=50
         )
         assert [e.chain_id for e in events] == [case_chain(c) for c in cases]
         later = audit_service.resource_events(
-            session, resource_type="member", resource_id=lawyer.id, after_id=events[0].id, limit=50
+            session, resources=[("member", lawyer.id)], after_id=events[0].id, limit=50
         )
         assert [e.id for e in later] == [events[1].id]
 
