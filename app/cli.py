@@ -281,9 +281,10 @@ def _storage_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:
     keyring = _keyring(settings)
     database = _open_database(settings)
+    store = open_object_store(settings)
     try:
         with database.write_sessions.begin() as session:
-            created = load_demo(session, keyring)
+            created = load_demo(session, keyring, store)
     finally:
         database.dispose()
     for line in created:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +19,17 @@ from sqlalchemy.orm import Session
 from app.auth.dependencies import CaseAccess, Principal
 from app.cases import service as cases
 from app.cases.schemas import CaseCreate
+from app.demo_photo import placeholder_photo
+from app.evidence import service as evidence
+from app.evidence.ingest import Fingerprint
+from app.evidence.schemas import EvidenceMetadata
 from app.members import service as members
 from app.models.case import Case, CaseRole, CaseTag
+from app.models.evidence import EvidenceItem
 from app.models.user import GlobalRole, User
 from app.site_visits import service as site_visits
 from app.site_visits.schemas import SiteVisitCreate
+from app.storage import ObjectStore
 from app.testimonies import service as testimonies
 from app.testimonies.schemas import TestimonyCreate
 from app.users import service as users
@@ -43,6 +50,7 @@ class DemoCase:
     witness: dict[str, Any]
     testimony: dict[str, Any]
     visit: dict[str, Any]
+    photo_taken_at: str  # local time at the site, as a camera there would record it
 
 
 MARTUNI = DemoCase(
@@ -92,6 +100,7 @@ MARTUNI = DemoCase(
         "apparent military target nearby, as described in public reporting (demo data).",
         "conditions": {"access": "After the ceasefire of 10 November 2020", "security": "Calm"},
     },
+    photo_taken_at="2020-12-03T13:40:12+04:00",
 )
 
 GANJA = DemoCase(
@@ -135,6 +144,7 @@ GANJA = DemoCase(
         "observations": "Destroyed homes in a densely populated residential area, as described in "
         "public reporting (demo data).",
     },
+    photo_taken_at="2020-12-06T14:25:40+04:00",
 )
 
 DEMO_USERS = (
@@ -144,7 +154,7 @@ DEMO_USERS = (
 )
 
 
-def load_demo(session: Session, keyring: IdentityKeyring) -> list[str]:
+def load_demo(session: Session, keyring: IdentityKeyring, store: ObjectStore) -> list[str]:
     """Create whatever of the demo set is missing; return a line per thing created."""
     created: list[str] = []
     people = {name: _user(session, name, role, created) for name, role in DEMO_USERS}
@@ -189,13 +199,67 @@ def load_demo(session: Session, keyring: IdentityKeyring) -> list[str]:
                 {**demo.testimony, "witness_id": witness.witness.id}
             ),
         )
-        site_visits.create(
+        visit = site_visits.create(
             session,
             access=access,
             data=SiteVisitCreate.model_validate({**demo.visit, "team": [investigator.id]}),
         )
-        created.append(f"case {case.title} with witness {witness.witness.pseudonym}")
+        item = _placeholder_photo(session, access, store, demo, visit.visit.id)
+        created.append(
+            f"case {case.title} with witness {witness.witness.pseudonym} "
+            f"and exhibit {item.exhibit_number}"
+        )
     return created
+
+
+def _placeholder_photo(
+    session: Session,
+    access: CaseAccess,
+    store: ObjectStore,
+    demo: DemoCase,
+    visit_id: uuid.UUID,
+) -> EvidenceItem:
+    """Stored, fingerprinted and recorded as an upload would be (an orphan object is left for
+    `casefile storage reconcile` if the transaction then fails)."""
+    location = demo.visit["location"]
+    data = placeholder_photo(
+        datetime.fromisoformat(demo.photo_taken_at), location["lat"], location["lon"]
+    )
+    evidence_id = uuid.uuid4()
+    writer = store.writer(evidence.object_key(access.case.id, evidence_id))
+    try:
+        writer.write(data)
+        stored = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    fingerprint = Fingerprint()
+    fingerprint.update(data)
+    arrival = evidence.Arrival(
+        evidence_id=evidence_id,
+        stored=stored,
+        sha256=fingerprint.sha256,
+        crc32=fingerprint.crc32,
+        size=fingerprint.size,
+        head=bytes(fingerprint.head),
+        filename="placeholder-site-photo.png",
+        declared_media_type="image/png",
+    )
+    metadata = EvidenceMetadata.model_validate(
+        {
+            "kind": "photo",
+            "title": "[DEMO] Placeholder for a site photo",
+            "description": "A generated grey image standing in for a photograph, with EXIF as a "
+            "camera at the site would write it. " + SOURCE,
+            "source": "Casefile demonstration data set",
+            "captured_by": "demo-investigator",
+            "device": "Placeholder (not a photograph)",
+            "site_visit_id": str(visit_id),
+        }
+    )
+    return evidence.record_arrival(
+        session, access=access, arrival=arrival, metadata=metadata, retention=None, store=store
+    )
 
 
 def _user(session: Session, name: str, role: GlobalRole, created: list[str]) -> User:

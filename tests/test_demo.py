@@ -8,6 +8,7 @@ the audit trail intact, and be safe to run twice.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from tests.fixtures.cli import casefile, environment
 
 COUNTED: tuple[str, ...] = ("users", "cases", "case_members", "case_tags", "witnesses")
 COUNTED += ("witness_cases", "testimonies", "site_visits", "site_visit_cases", "site_visit_team")
+COUNTED += ("evidence_items",)
 NAMES = ("Anahit Gevorgyan", "Ramiz Gahramanov")
 
 
@@ -54,6 +56,7 @@ def test_demo_loads_the_seed_once_and_protects_the_witnesses(
     assert first["witnesses"] == 2
     assert first["testimonies"] == 2
     assert first["site_visits"] == 2
+    assert first["evidence_items"] == 2
     before = db.snapshot()
     second = run_demo(settings)
     assert "(0 new item(s))" in second, second
@@ -81,7 +84,12 @@ def test_demo_loads_the_seed_once_and_protects_the_witnesses(
         assert case["title"].startswith("[DEMO]")
         detail = client.get(f"/api/v1/cases/{case['id']}", headers=admin.headers)
         assert detail.status_code == 200, detail.text
-        assert detail.json()["counts"] == {"witnesses": 1, "testimonies": 1, "site_visits": 1}
+        assert detail.json()["counts"] == {
+            "witnesses": 1,
+            "testimonies": 1,
+            "site_visits": 1,
+            "evidence": 1,
+        }
 
     stored = db.all_text()
     for name in NAMES:
@@ -108,6 +116,40 @@ def test_demo_loads_the_seed_once_and_protects_the_witnesses(
     assert "planes in the sky" in quote["statement"]
     assert quote["witness_pseudonym"] == "W-0001"
 
+    check_placeholder_photos(client, admin, cases)
+
     verify = casefile("audit", "verify", env=environment(settings))
     assert verify.returncode == 0, verify.stderr
     assert "audit trail intact" in verify.stderr
+
+
+def check_placeholder_photos(
+    client: TestClient, admin: Actor, cases: dict[str, dict[str, Any]]
+) -> None:
+    """Each case has one placeholder photo, plainly labelled, stored and fingerprinted like an
+    upload, whose EXIF (written by hand, the demo runs without Pillow) is read back as a
+    camera's: capture time at the site in UTC, the site's position, and a device that says it
+    is no camera."""
+    expected = {
+        "Martuni": ("MRT-0001", "2020-12-03T09:40:12Z", (39.7953, 47.1136)),
+        "Ganja": ("GNJ-0001", "2020-12-06T10:25:40Z", (40.6828, 46.3606)),
+    }
+    for place, case in cases.items():
+        listed = client.get(f"/api/v1/cases/{case['id']}/evidence", headers=admin.headers)
+        assert listed.status_code == 200, listed.text
+        [photo] = listed.json()["items"]
+        exhibit, taken, (lat, lon) = expected[place]
+        assert photo["exhibit_number"] == exhibit
+        assert photo["title"].startswith("[DEMO]")
+        assert photo["media_type"] == "image/png"
+        assert photo["kind"] == "photo"
+        exif = photo["extracted"]["exif"]
+        assert exif["captured_at"] == taken
+        assert exif["model"] == "Placeholder (not a photograph)"
+        assert abs(exif["gps"]["lat"] - lat) < 1e-4
+        assert abs(exif["gps"]["lon"] - lon) < 1e-4
+        assert photo["provenance"]["site_visit_id"] is not None
+        content = client.get(f"/api/v1/evidence/{photo['id']}/content", headers=admin.headers)
+        assert content.status_code == 200
+        assert hashlib.sha256(content.content).hexdigest() == photo["sha256"]
+        assert len(content.content) == photo["size"]

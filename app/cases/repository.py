@@ -13,6 +13,7 @@ from app.auth.dependencies import Principal
 from app.cases.search import case_matches
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.models.case import Case, CaseMember, CaseStatus, CaseTag
+from app.models.evidence import EvidenceItem
 from app.models.site_visit import SiteVisitCase
 from app.models.testimony import Testimony
 from app.models.witness import WitnessCase
@@ -89,13 +90,18 @@ def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
     return [latitude, longitude]
 
 
+COUNTED = ("witnesses", "testimonies", "site_visits", "evidence")
+
+
 def case_counts(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
-    """Witnesses, testimonies and site visits per case, for a page of cases at once."""
-    counts = {c: {"witnesses": 0, "testimonies": 0, "site_visits": 0} for c in case_ids}
+    """Witnesses, testimonies, site visits and evidence items per case, for a page of cases
+    at once. Withdrawn evidence counts: it stays part of the record."""
+    counts = {c: dict.fromkeys(COUNTED, 0) for c in case_ids}
     for name, column in (
         ("witnesses", WitnessCase.case_id),
         ("testimonies", Testimony.case_id),
         ("site_visits", SiteVisitCase.case_id),
+        ("evidence", EvidenceItem.case_id),
     ):
         grouped = session.execute(
             select(column, func.count()).where(column.in_(case_ids)).group_by(column)

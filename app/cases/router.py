@@ -47,7 +47,7 @@ def create_case(
     return created(
         session,
         claim,
-        service.case_read(case, {"witnesses": 0, "testimonies": 0, "site_visits": 0}),
+        service.case_read(case, dict.fromkeys(repository.COUNTED, 0)),
         location=f"/api/v1/cases/{case.id}",
         etag=etag_for(case.version),
     )

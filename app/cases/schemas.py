@@ -138,6 +138,7 @@ class CaseCounts(ReadSchema):
     witnesses: int
     testimonies: int
     site_visits: int
+    evidence: int = Field(description="Evidence items, withdrawn ones included.")
 
 
 class CaseRead(ReadSchema):
@@ -151,7 +152,7 @@ class CaseRead(ReadSchema):
                     "created_at": "2020-12-01T09:30:00Z",
                     "updated_at": "2020-12-01T09:30:00Z",
                     "version": 1,
-                    "counts": {"witnesses": 1, "testimonies": 1, "site_visits": 2},
+                    "counts": {"witnesses": 1, "testimonies": 1, "site_visits": 2, "evidence": 3},
                 }
             ]
         }

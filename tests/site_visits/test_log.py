@@ -91,7 +91,7 @@ def test_log_a_visit_and_read_it_back(
     assert listed.status_code == 200, listed.text
     assert listed.json() == {"items": [instant, smallest, visit], "next_cursor": None}
     counts = client.get(f"/api/v1/cases/{case_id}", headers=lead.headers).json()["counts"]
-    assert counts == {"witnesses": 0, "testimonies": 0, "site_visits": 3}
+    assert counts == {"witnesses": 0, "testimonies": 0, "site_visits": 3, "evidence": 0}
 
 
 def test_invalid_visit_is_refused_and_nothing_is_written(

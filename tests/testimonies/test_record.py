@@ -406,22 +406,22 @@ def test_case_counts_follow_creations(scene: Scene) -> None:
         found: dict[str, int] = answer.json()["counts"]
         return found
 
-    assert counts() == {"witnesses": 1, "testimonies": 0, "site_visits": 0}
+    assert counts() == {"witnesses": 1, "testimonies": 0, "site_visits": 0, "evidence": 0}
     scene.record()
     scene.record(statement=RUSSIAN)
-    assert counts() == {"witnesses": 1, "testimonies": 2, "site_visits": 0}
+    assert counts() == {"witnesses": 1, "testimonies": 2, "site_visits": 0, "evidence": 0}
     register_witness(client, lead, scene.case_id, "Armen Sargsyan")
-    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 0}
+    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 0, "evidence": 0}
     visit = client.post(
         f"{case_url}/site-visits",
         json={"visited_at": "2020-12-03T09:00:00Z", "observations": "Crater in a courtyard."},
         headers=lead.headers,
     )
     assert visit.status_code == 201, visit.text
-    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 1}
+    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 1, "evidence": 0}
     refused = post_testimony(client, lead, scene.case_id, scene.body(statement=""))
     assert refused.status_code == 422
-    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 1}
+    assert counts() == {"witnesses": 2, "testimonies": 2, "site_visits": 1, "evidence": 0}
     listed = client.get("/api/v1/cases", headers=lead.headers).json()["items"]
     assert [c["counts"] for c in listed if c["id"] == scene.case_id] == [counts()]
 
