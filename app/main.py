@@ -28,6 +28,7 @@ from app.ops.router import router as ops_router
 from app.site_visits.router import router as site_visits_router
 from app.storage import S3ObjectStore, StorageMisconfigured, open_object_store
 from app.testimonies.router import router as testimonies_router
+from app.uploads.headers import TusResumableHeader
 from app.uploads.router import router as uploads_router
 from app.users.router import router as users_router
 from app.witnesses.crypto import IdentityKeyring
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_idempotent_replay)
+    app.add_middleware(TusResumableHeader)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (
         ops_router,

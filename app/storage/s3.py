@@ -42,7 +42,8 @@ log = logging.getLogger("casefile.storage")
 
 PART_BYTES = 16 * 1024 * 1024
 _INCOMING = "incoming"  # resumable uploads' tails: temp objects, never evidence
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# NoSuchUpload: a multipart upload completed or aborted meanwhile (AWS; SeaweedFS tolerates it).
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchUpload"})
 _TAKEN_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 
 
@@ -273,6 +274,19 @@ class S3ObjectStore:
                         self.client.abort_multipart_upload(
                             Bucket=self.bucket, Key=key, UploadId=upload_id
                         )
+                        removed += 1
+        return removed + self._purge_stale_tails(cutoff)
+
+    def _purge_stale_tails(self, cutoff: datetime) -> int:
+        """A resumable upload's tail is rewritten at each append: one older than the cutoff
+        belongs to an upload that expired, or to an append that was never recorded."""
+        removed = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        with _translated(_INCOMING):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(_INCOMING) + "/"):
+                for found in page.get("Contents", []):
+                    if found["LastModified"] < cutoff:
+                        self.client.delete_object(Bucket=self.bucket, Key=found["Key"])
                         removed += 1
         return removed
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
 from fastapi import Path, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import CurrentPrincipal, Principal
@@ -25,6 +27,7 @@ from app.evidence.commit import Ingest, commit_arrival
 from app.evidence.ingest import Fingerprint, request_chunks
 from app.kit.idempotency import (
     IdempotencyClaim,
+    IdempotentReplay,
     claim_or_replay,
     fingerprint,
     valid_idempotency_key,
@@ -33,7 +36,7 @@ from app.kit.pipeline import Slice, SliceWriter
 from app.kit.problems import problem_responses
 from app.kit.routing import api_router, body_limit
 from app.kit.schemas import ReadSchema
-from app.storage import ObjectStore, StoredObject
+from app.storage import ObjectMissing, ObjectStore, StoredObject
 from app.uploads import service
 from app.uploads.service import TUS_VERSION, UploadView
 
@@ -68,6 +71,10 @@ class UnsupportedMediaType(AppError):
 
 class BadChecksumAlgorithm(AppError):
     status, slug, title = 400, "checksum-algorithm", "Unsupported checksum algorithm"
+
+
+class MalformedChecksum(AppError):
+    status, slug, title = 400, "malformed-checksum", "Malformed Upload-Checksum"
 
 
 def _require_tus(request: Request) -> None:
@@ -141,13 +148,17 @@ def create_upload(request: Request, principal: CurrentPrincipal, session: DbSess
         claim = None
         if key is not None:
             what = f"{length_header}\n{request.headers.get('upload-metadata', '')}".encode()
-            claim = claim_or_replay(
-                tx,
-                IdempotencyClaim(
-                    principal.user_id, key, fingerprint("POST", request.url.path, what)
-                ),
-                None,
-            )
+            try:
+                claim = claim_or_replay(
+                    tx,
+                    IdempotencyClaim(
+                        principal.user_id, key, fingerprint("POST", request.url.path, what)
+                    ),
+                    None,
+                )
+            except IdempotentReplay as replay:
+                _describe_replayed(tx, principal, replay.response)
+                raise
         upload = service.create(
             tx,
             principal=principal,
@@ -170,6 +181,20 @@ def create_upload(request: Request, principal: CurrentPrincipal, session: DbSess
         status_code=201,
         headers={**headers, **_expires(created)},
     )
+
+
+def _describe_replayed(session: Session, principal: Principal, response: Response) -> None:
+    """A replayed creation answers with the upload's headers as they are now, as the first
+    answer did: its expiry and, once complete, its evidence item."""
+    try:
+        upload_id = uuid.UUID(json.loads(bytes(response.body))["id"])
+        upload = service.view(service.load(session, principal, upload_id))
+    except (ValueError, KeyError, TypeError, service.UploadNotFound):
+        return  # terminated or expired since: the remembered answer is all there is
+    if upload.evidence_id is not None:
+        response.headers["Casefile-Evidence-Id"] = str(upload.evidence_id)
+    else:
+        response.headers.update(_expires(upload))
 
 
 def _expires(upload: UploadView) -> dict[str, str]:
@@ -235,12 +260,24 @@ async def append_upload(
     )
     try:
         received, state = await _append(request, store, upload, checksum)
+    except ObjectMissing as exc:  # terminated (its storage released) while this PATCH ran
+        await run_in_threadpool(service.release, database, upload.id)
+        raise service.UploadNotFound() from exc
     except BaseException:
         await run_in_threadpool(service.release, database, upload.id)
         raise
-    await run_in_threadpool(service.record_append, database, upload, received, state)
+    try:
+        await run_in_threadpool(service.record_append, database, upload, received, state)
+    except BaseException:
+        # Not recorded (terminated or taken over meanwhile): what only this append stored
+        # would otherwise be left behind for good.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(store.release_resumable, state, upload.state)
+        raise
     await run_in_threadpool(store.release_resumable, upload.state, state)
     headers = {**TUS_HEADERS, "Upload-Offset": str(received)}
+    if received < upload.length:
+        headers.update(_expires(upload))
     if received == upload.length:
         item_id = await run_in_threadpool(_complete, request, principal, upload, state)
         headers["Casefile-Evidence-Id"] = str(item_id)
@@ -303,9 +340,13 @@ def _parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     if algorithm not in CHECKSUMS:
         raise BadChecksumAlgorithm(f"Upload-Checksum algorithms: {', '.join(CHECKSUMS)}.")
     try:
-        return algorithm, base64.b64decode(encoded.strip(), validate=True)
+        digest = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadChecksumAlgorithm("Upload-Checksum must be '<algorithm> <base64>'.") from exc
+        raise MalformedChecksum("Upload-Checksum must be '<algorithm> <base64>'.") from exc
+    if len(digest) != CHECKSUMS[algorithm]().digest_size:
+        # A digest of the wrong length is a malformed header, not a mismatch of the bytes.
+        raise MalformedChecksum(f"Upload-Checksum: a {algorithm} digest has another length.")
+    return algorithm, digest
 
 
 def _complete(request: Request, principal: Principal, upload: UploadView, state: Any) -> uuid.UUID:
