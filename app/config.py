@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
@@ -89,8 +88,9 @@ class Settings(BaseSettings):
             raise ValueError("CASEFILE_S3_OBJECT_LOCK_DAYS needs s3:// storage")
         return self
 
-    @cached_property
+    @property
     def storage(self) -> StorageLocation:
+        # Not cached: a cache would survive model_copy(update={"storage_url": …}) and lie.
         return StorageLocation(self.storage_url)
 
     @property
