@@ -6,8 +6,8 @@ overwritten IFD reads as "no EXIF". Extracted values end up in court bundles, so
 first walked here — every IFD, every value's extent, every pointer to another IFD must lie
 inside it — and a damaged block is reported as damaged, with nothing read from it.
 
-Only what can be judged is judged: a JPEG's APP1 segment (self-contained, at most 64 KiB) and
-a TIFF file whose bytes are all at hand.
+Only what can be judged is judged: a JPEG's APP1 segment (self-contained, at most 64 KiB), a
+WebP file's EXIF chunk and a TIFF file, each when its bytes are all at hand.
 """
 
 from __future__ import annotations
@@ -58,6 +58,42 @@ def jpeg_exif_block(data: bytes, complete: bool) -> bytes | None:
         if length < 2:
             return None  # not a JPEG segment list we can follow
         position = end
+    return None
+
+
+class ExifOutOfReach(Exception):
+    """The file says it holds EXIF, but beyond the bytes at hand: nothing can be said."""
+
+
+WEBP_HAS_EXIF = 0x08  # VP8X flags: an EXIF chunk follows the image data
+
+
+def webp_exif_block(data: bytes, complete: bool) -> bytes | None:
+    """The TIFF structure in a WebP file's EXIF chunk, or None if it has none. Raises
+    ExifOutOfReach when the VP8X header announces EXIF that lies beyond `data`."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    announced = len(data) >= 21 and data[12:16] == b"VP8X" and bool(data[20] & WEBP_HAS_EXIF)
+    position = 12
+    for _ in range(MAX_SEGMENTS):
+        if position + 8 > len(data):
+            break
+        fourcc = data[position : position + 4]
+        (length,) = struct.unpack_from("<I", data, position + 4)
+        end = position + 8 + length
+        if fourcc == b"EXIF":
+            if end > len(data):
+                if complete:
+                    raise DamagedExif("the file ends inside its EXIF chunk")
+                raise ExifOutOfReach
+            block = data[position + 8 : end]
+            # The WebP container spec says raw TIFF; some writers keep the JPEG header.
+            return block[len(EXIF_HEADER) :] if block.startswith(EXIF_HEADER) else block
+        position = end + (length & 1)  # chunks are padded to an even length
+    if announced:
+        if complete:
+            raise DamagedExif("the VP8X header announces EXIF but the file holds none")
+        raise ExifOutOfReach
     return None
 
 

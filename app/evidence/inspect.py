@@ -11,7 +11,13 @@ from typing import Any
 import exifread
 import puremagic
 
-from app.evidence.exif_structure import DamagedExif, check_tiff, jpeg_exif_block
+from app.evidence.exif_structure import (
+    DamagedExif,
+    ExifOutOfReach,
+    check_tiff,
+    jpeg_exif_block,
+    webp_exif_block,
+)
 
 log = logging.getLogger("casefile.evidence")
 
@@ -45,12 +51,18 @@ def extract_metadata(media_type: str, head: bytes, size: int) -> dict[str, Any] 
     write, and never the same answer as a photo whose EXIF was stripped."""
     if media_type not in _EXIF_TYPES:
         return None
-    damage = _structural_damage(media_type, head, complete=len(head) >= size)
-    if damage is not None:
-        log.info("damaged EXIF: %s", damage)
-        return {"exif": None, "exif_error": f"damaged EXIF data: {damage}"}
+    complete = len(head) >= size
     try:
-        tags = exifread.process_file(io.BytesIO(head), details=False, extract_thumbnail=False)
+        source = _exif_source(media_type, head, complete)
+    except DamagedExif as exc:
+        log.info("damaged EXIF: %s", exc)
+        return {"exif": None, "exif_error": f"damaged EXIF data: {exc}"}
+    except ExifOutOfReach:
+        return None  # not examined: neither "no EXIF" nor damage can be said
+    if source is None:
+        return {"exif": None}
+    try:
+        tags = exifread.process_file(io.BytesIO(source), details=False, extract_thumbnail=False)
     except Exception as exc:  # noqa: BLE001 - a malformed EXIF block must never fail an upload
         log.info("unreadable EXIF: %s", type(exc).__name__)
         return {"exif": None, "exif_error": "unreadable EXIF data"}
@@ -59,17 +71,24 @@ def extract_metadata(media_type: str, head: bytes, size: int) -> dict[str, Any] 
     return {"exif": _exif(tags)}
 
 
-def _structural_damage(media_type: str, head: bytes, complete: bool) -> str | None:
-    try:
-        if media_type == "image/jpeg":
-            block = jpeg_exif_block(head, complete)
-            if block is not None:
-                check_tiff(block)
-        elif media_type == "image/tiff" and complete:
-            check_tiff(head)
-    except DamagedExif as exc:
-        return str(exc)
-    return None
+def _exif_source(media_type: str, head: bytes, complete: bool) -> bytes | None:
+    """What exifread is given, once its EXIF block has been found whole (DamagedExif if not).
+
+    A WebP's block is handed over as a bare TIFF structure: exifread (3.5) finds no tags in
+    the EXIF chunk as Pillow and libwebp write it."""
+    if media_type == "image/jpeg":
+        block = jpeg_exif_block(head, complete)
+        if block is not None:
+            check_tiff(block)
+    elif media_type == "image/tiff" and complete:
+        check_tiff(head)
+    elif media_type == "image/webp":
+        block = webp_exif_block(head, complete)
+        if block is None:
+            return None
+        check_tiff(block)
+        return block
+    return head
 
 
 def _exif(tags: dict[str, Any]) -> dict[str, Any]:

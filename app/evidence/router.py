@@ -29,7 +29,7 @@ from app.evidence import service
 from app.evidence.commit import Ingest, commit_arrival
 from app.evidence.content import ByteRange, parse_range, repr_digest, strong_etag
 from app.evidence.filenames import content_disposition
-from app.evidence.ingest import check_file_digest, receive_multipart
+from app.evidence.ingest import MAX_FORM_BYTES, check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
 from app.kit.etag import IfMatch, etag_for, require_match
 from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
@@ -43,7 +43,9 @@ from app.storage import ObjectMissing, ObjectStore
 router = api_router(prefix="/api/v1", tags=["evidence"])
 
 EvidenceId = Annotated[uuid.UUID, Path(description="The evidence item's id.")]
-MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
+# What may surround the file: every form field at its largest, plus boundaries and part
+# headers. The limit is on the file; a Content-Length beyond this cannot be a file within it.
+MULTIPART_OVERHEAD = MAX_FORM_BYTES + 1024 * 1024
 
 
 class OriginalMissing(AppError):

@@ -66,12 +66,12 @@ class EvidenceItem(Base):
     source: Mapped[str | None] = mapped_column(Text)
     # Provenance (Berkeley Protocol): collected online, or in the field.
     source_url: Mapped[str | None] = mapped_column(Text)
-    platform: Mapped[str | None] = mapped_column(String(200))
-    collected_by: Mapped[str | None] = mapped_column(String(200))
+    platform: Mapped[str | None] = mapped_column(String(300))
+    collected_by: Mapped[str | None] = mapped_column(String(300))
     collected_at: Mapped[datetime | None]
     collection_method: Mapped[str | None] = mapped_column(Text)
     online_identity: Mapped[str | None] = mapped_column(String(300))
-    captured_by: Mapped[str | None] = mapped_column(String(200))
+    captured_by: Mapped[str | None] = mapped_column(String(300))
     device: Mapped[str | None] = mapped_column(String(300))
     site_visit_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("site_visits.id", ondelete="RESTRICT")
