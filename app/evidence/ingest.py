@@ -1,10 +1,11 @@
 """Receiving an upload: the request body streamed to the object store while SHA-256, CRC32 and
 size are computed in the same pass, in constant memory (no UploadFile, no spooling).
 
-The event loop parses the multipart body (python-multipart) and gathers the file's bytes into
-1 MiB slices; a worker thread hashes each slice (hashlib releases the GIL) and writes it to the
-store while the loop gathers the next one (`SliceWriter`). A slow or vanished client, a body
-larger than allowed, or a failing store abort the object: nothing is left under its key.
+The event loop parses the multipart body (python-multipart) and gathers the file's chunks into
+slices of about 1 MiB (uncopied); a worker thread hashes each slice (hashlib releases the GIL)
+and writes it to the store while the loop gathers the next one (`SliceWriter`). A slow or
+vanished client, a body larger than allowed, or a failing store abort the object: nothing is
+left under its key.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.evidence.filenames import filename_from_disposition, safe_filename
 from app.evidence.inspect import HEAD_BYTES
 from app.kit.pipeline import Slice, SliceWriter
 from app.storage import ObjectStore, ObjectWriter, StoredObject
+from app.storage.base import Bytes
 
 SLICE_BYTES = 1024 * 1024
 RECEIVE_TIMEOUT_S = 60.0  # a client silent for this long has gone (or is holding us)
@@ -59,7 +61,7 @@ class Fingerprint:
         self.size = 0
         self.head = bytearray()
 
-    def update(self, data: Slice) -> None:
+    def update(self, data: Bytes) -> None:
         self._sha256.update(data)
         self.crc32 = zlib.crc32(data, self.crc32)
         self.size += len(data)
@@ -79,11 +81,12 @@ class Sink:
         self.limit = limit
         self.fingerprint = Fingerprint()
 
-    def write(self, data: Slice) -> None:
-        if self.fingerprint.size + len(data) > self.limit:
-            raise PayloadTooLarge(f"The file exceeds the limit of {self.limit} bytes.")
-        self.fingerprint.update(data)
-        self.writer.write(data)
+    def write(self, pieces: Slice) -> None:
+        for piece in pieces:
+            if self.fingerprint.size + len(piece) > self.limit:
+                raise PayloadTooLarge(f"The file exceeds the limit of {self.limit} bytes.")
+            self.fingerprint.update(piece)
+            self.writer.write(piece)
 
 
 @dataclass
@@ -110,7 +113,8 @@ class _MultipartReader:
     def __init__(self) -> None:
         self.fields: dict[str, str] = {}
         self.file: _Part | None = None
-        self.pending = bytearray()
+        self.pending: list[Bytes] = []
+        self.pending_bytes = 0
         self._part = _Part()
         self._field_name = bytearray()
         self._field_value = bytearray()
@@ -159,7 +163,11 @@ class _MultipartReader:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
-            self.pending += memoryview(data)[start:end]  # one copy, not two
+            if end > start:
+                # The chunk itself when it is all file, else a view of it: no copy either way.
+                whole = start == 0 and end == len(data)
+                self.pending.append(data if whole else memoryview(data)[start:end])
+                self.pending_bytes += end - start
             return
         self._part.value += data[start:end]
         self._form_bytes += end - start
@@ -171,10 +179,10 @@ class _MultipartReader:
     def _end(self) -> None:
         self.ended = True
 
-    def take(self) -> bytearray:
-        """The file bytes gathered so far, handed over whole (no copy)."""
-        data, self.pending = self.pending, bytearray()
-        return data
+    def take(self) -> list[Bytes]:
+        """The file's pieces gathered so far; the reader starts a new list."""
+        pieces, self.pending, self.pending_bytes = self.pending, [], 0
+        return pieces
 
     def _part_end(self) -> None:
         if self._in_file:
@@ -204,7 +212,7 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
                 parser.write(chunk)
             except MultipartParseError as exc:
                 raise MalformedUpload("The multipart body is malformed.") from exc
-            if len(reader.pending) >= SLICE_BYTES:
+            if reader.pending_bytes >= SLICE_BYTES:
                 await slices.send(reader.take())
         parser.finalize()  # checks nothing (python-multipart 0.0.34): the reader does
         if not reader.ended:

@@ -4,7 +4,7 @@ withdraw. Evidence is never modified or deleted through the API."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
@@ -34,6 +34,7 @@ from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationRes
 from app.kit.etag import IfMatch, etag_for, require_match
 from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
 from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
+from app.kit.pipeline import read_ahead
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router, body_limit
@@ -247,7 +248,10 @@ def get_evidence_content(
         headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{item.size}"
         status = 206
     return StreamingResponse(
-        _prepend(first, body), status_code=status, media_type=item.media_type, headers=headers
+        _prepend(first, read_ahead(body)),
+        status_code=status,
+        media_type=item.media_type,
+        headers=headers,
     )
 
 
@@ -260,10 +264,11 @@ def _stream(
     return store.read(item.object_key, start, length, version_id=item.object_version)
 
 
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     if first:
         yield first
-    yield from rest
+    async for chunk in rest:
+        yield chunk
 
 
 @router.get(

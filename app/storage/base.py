@@ -65,8 +65,12 @@ def validate_range(start: int, length: int | None) -> None:
         raise ValueError("range start and length must not be negative")
 
 
+# What writers take: a memoryview lets a request body's chunks pass through uncopied.
+Bytes = bytes | bytearray | memoryview
+
+
 class ObjectWriter(Protocol):
-    def write(self, data: bytes | bytearray) -> None: ...
+    def write(self, data: Bytes) -> None: ...
 
     def commit(self) -> StoredObject:
         """Make the object visible under its key, durably. Fails with ObjectExists if taken."""
@@ -87,7 +91,7 @@ class ObjectWriter(Protocol):
 
 
 class ResumableAppender(Protocol):
-    def write(self, data: bytes | bytearray) -> None: ...
+    def write(self, data: Bytes) -> None: ...
 
     def finish(self) -> tuple[ResumableState, int]:
         """Make the appended bytes durable; return the new state and the new offset."""

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from app.errors import StorageUnavailable
 from app.storage.base import (
     READ_CHUNK_BYTES,
+    Bytes,
     ObjectExists,
     ObjectMissing,
     RangeNotSatisfiable,
@@ -183,12 +184,14 @@ class LocalAppender:
             # Anything past `offset` is left over from an append that was never recorded.
             self._file.truncate(offset)
             self._file.seek(offset)
+        self._writeback = EarlyWriteback(self._file, offset)
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: Bytes) -> None:
         if self._file is None:
             raise RuntimeError("appender is closed")
         with _disk_full_is_unavailability():
             self._file.write(data)
+            self._writeback.wrote(len(data))
 
     def finish(self) -> tuple[ResumableState, int]:
         if self._file is None:
@@ -207,6 +210,33 @@ class LocalAppender:
             self._file = None
 
 
+class EarlyWriteback:
+    """Starts the disk writing a file's pages while the rest of it still arrives.
+
+    Linux holds written pages in memory until a tenth of RAM is dirty, so without this a 1 GiB
+    upload reaches the disk only in the final fsync, after every byte has been received: the
+    two happen one after the other. Asking for writeback every few MiB (as PostgreSQL does for
+    its own files) overlaps them, and the final fsync waits for the last stretch only.
+    POSIX_FADV_DONTNEED starts the writeback of dirty pages without waiting for it (and drops
+    the clean ones: evidence is read back rarely). Where it is missing, fsync does it all."""
+
+    STRETCH = 8 * 1024 * 1024
+
+    def __init__(self, file: BinaryIO, offset: int) -> None:
+        self._file = file
+        self._start = offset  # the first byte not yet handed to the disk
+        self._end = offset
+
+    def wrote(self, count: int) -> None:
+        self._end += count
+        if self._end - self._start >= self.STRETCH and hasattr(os, "posix_fadvise"):
+            self._file.flush()
+            os.posix_fadvise(
+                self._file.fileno(), self._start, self._end - self._start, os.POSIX_FADV_DONTNEED
+            )
+            self._start = self._end
+
+
 class LocalObjectWriter(WriterBase):
     def __init__(self, *, key: str, root: Path, temp: Path, final: Path) -> None:
         self.key = key
@@ -215,12 +245,14 @@ class LocalObjectWriter(WriterBase):
         self.final = final
         self.size = 0
         self._file: BinaryIO | None = temp.open("xb")
+        self._writeback = EarlyWriteback(self._file, 0)
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: Bytes) -> None:
         if self._file is None:
             raise RuntimeError("writer is closed")
         with _disk_full_is_unavailability():
             self._file.write(data)
+            self._writeback.wrote(len(data))
         self.size += len(data)
 
     def commit(self) -> StoredObject:

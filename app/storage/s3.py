@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from app.errors import StorageUnavailable
 from app.storage.base import (
     READ_CHUNK_BYTES,
+    Bytes,
     ObjectExists,
     ObjectMissing,
     RangeNotSatisfiable,
@@ -311,7 +312,7 @@ class S3Appender:
         self.state = {**state, "parts": [list(p) for p in state["parts"]]}
         self.buffer = bytearray(store.read_tail(state))
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: Bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= PART_BYTES:
             with memoryview(self.buffer) as view:
@@ -344,7 +345,7 @@ class S3ObjectWriter(WriterBase):
         self._parts: list[CompletedPartTypeDef] = []
         self._closed = False
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: Bytes) -> None:
         if self._closed:
             raise RuntimeError("writer is closed")
         self._buffer += data

@@ -37,6 +37,7 @@ from app.kit.problems import problem_responses
 from app.kit.routing import api_router, body_limit
 from app.kit.schemas import ReadSchema
 from app.storage import ObjectMissing, ObjectStore, StoredObject
+from app.storage.base import Bytes
 from app.uploads import service
 from app.uploads.service import TUS_VERSION, UploadView
 
@@ -293,13 +294,14 @@ async def _append(
     appender = await run_in_threadpool(store.resumable_appender, upload.state, upload.received)
     room = upload.length - upload.received
     digest = CHECKSUMS[checksum[0]]() if checksum else None
-    pending = bytearray()
-    written = 0
+    pending: list[Bytes] = []
+    pending_bytes = written = 0
 
-    def write(data: Slice) -> None:
-        if digest is not None:
-            digest.update(data)
-        appender.write(data)
+    def write(pieces: Slice) -> None:
+        for piece in pieces:
+            if digest is not None:
+                digest.update(piece)
+            appender.write(piece)
 
     slices = SliceWriter(write)
     try:
@@ -307,9 +309,10 @@ async def _append(
             written += len(chunk)
             if written > room:
                 raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
-            pending += chunk
-            if len(pending) >= SLICE_BYTES:
-                data, pending = pending, bytearray()
+            pending.append(chunk)
+            pending_bytes += len(chunk)
+            if pending_bytes >= SLICE_BYTES:
+                data, pending, pending_bytes = pending, [], 0
                 await slices.send(data)
         if pending:
             await slices.send(pending)
