@@ -2,9 +2,9 @@
 
 Atomic placement comes from S3 itself: a PutObject or a multipart upload becomes visible only
 when it completes. Small objects are one PutObject; larger ones a multipart upload with parts
-of PART_BYTES, so memory stays bounded whatever the object size. An abandoned multipart upload
-is the S3 "temp object"; `purge_incomplete` aborts old ones. Overwrites are refused with a
-conditional write (If-None-Match: *).
+of OBJECT_PART_BYTES, a few in flight, so memory stays bounded whatever the object size. An
+abandoned multipart upload is the S3 "temp object"; `purge_incomplete` aborts old ones.
+Overwrites are refused with a conditional write (If-None-Match: *).
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -41,7 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casefile.storage")
 
-PART_BYTES = 16 * 1024 * 1024
+PART_BYTES = 16 * 1024 * 1024  # resumable uploads' parts: one per PATCH stretch
+OBJECT_PART_BYTES = 8 * 1024 * 1024  # new objects' parts
+SMALL_PARTS = 8000
+LARGE_PART_BYTES = 512 * 1024 * 1024
+PARALLEL_PARTS = 2
 _INCOMING = "incoming"  # resumable uploads' tails: temp objects, never evidence
 # NoSuchUpload: a multipart upload completed or aborted meanwhile (AWS; SeaweedFS tolerates it).
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchUpload"})
@@ -334,6 +340,13 @@ class S3Appender:
 
 
 class S3ObjectWriter(WriterBase):
+    """A new object, streamed: one PutObject if it stays small, else a multipart upload whose
+    parts go up PARALLEL_PARTS at a time while the next one fills.
+
+    One part at a time leaves the connection idle while each part is acknowledged, and an S3
+    server writes several parts faster than one (boto3's own transfers use ten). Memory: the
+    part being filled and the parts in flight, at most (1 + PARALLEL_PARTS) × part size."""
+
     def __init__(self, client: S3Client, bucket: str, full_key: str, key: str) -> None:
         self.client = client
         self.bucket = bucket
@@ -343,18 +356,24 @@ class S3ObjectWriter(WriterBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
+        self._in_flight: deque[Future[CompletedPartTypeDef]] = deque()
+        self._pool: ThreadPoolExecutor | None = None
+        self._numbered = 0
         self._closed = False
 
     def write(self, data: Bytes) -> None:
         if self._closed:
             raise RuntimeError("writer is closed")
-        self._buffer += data
         self.size += len(data)
-        while len(self._buffer) >= PART_BYTES:
-            with memoryview(self._buffer) as view:
-                part = view[:PART_BYTES].tobytes()  # one copy, not two
-            del self._buffer[:PART_BYTES]
-            self._upload_part(part)
+        rest = memoryview(data)
+        while rest:
+            # Fill the part exactly, then hand the buffer itself over: no copy of a part.
+            room = object_part_bytes(self._numbered + 1) - len(self._buffer)
+            self._buffer += rest[:room]
+            rest = rest[room:]
+            if len(self._buffer) == object_part_bytes(self._numbered + 1):
+                part, self._buffer = self._buffer, bytearray()
+                self._send_part(part)
 
     def commit(self) -> StoredObject:
         if self._closed:
@@ -367,7 +386,10 @@ class S3ObjectWriter(WriterBase):
                 )
             else:
                 if self._buffer:
-                    self._upload_part(bytes(self._buffer))
+                    part, self._buffer = self._buffer, bytearray()
+                    self._send_part(part)
+                while self._in_flight:
+                    self._parts.append(self._in_flight.popleft().result())
                 answer = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=self.full_key,
@@ -378,11 +400,16 @@ class S3ObjectWriter(WriterBase):
         self._buffer = bytearray()
         self._closed = True
         self.committed = True
+        self._shut_pool()
         return StoredObject(key=self.key, size=self.size, version_id=answer.get("VersionId"))
 
     def abort(self) -> None:
         self._buffer = bytearray()
         self._closed = True
+        for pending in self._in_flight:
+            pending.cancel()
+        self._shut_pool()  # waits for parts already on the wire: none may land after the abort
+        self._in_flight.clear()
         if self._upload_id is not None and not self.committed:
             upload_id, self._upload_id = self._upload_id, None
             try:
@@ -393,20 +420,46 @@ class S3ObjectWriter(WriterBase):
                 # Left for purge_incomplete; the original failure matters more than this one.
                 log.warning("could not abort multipart upload", extra={"key": self.key})
 
-    def _upload_part(self, part: bytes) -> None:
-        with _translated(self.key):
-            if self._upload_id is None:
+    def _send_part(self, part: bytes | bytearray) -> None:
+        """Start uploading `part`; first wait for the oldest part if PARALLEL_PARTS are out
+        (raising its failure, so that a broken store stops the upload early)."""
+        if self._upload_id is None:
+            with _translated(self.key):
                 created = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.full_key)
-                self._upload_id = created["UploadId"]
-            number = len(self._parts) + 1
+            self._upload_id = created["UploadId"]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PARALLEL_PARTS, thread_name_prefix="s3-part")
+        while len(self._in_flight) >= PARALLEL_PARTS:
+            self._parts.append(self._in_flight.popleft().result())
+        self._numbered += 1
+        self._in_flight.append(
+            self._pool.submit(self._upload_part, self._upload_id, self._numbered, part)
+        )
+
+    def _upload_part(
+        self, upload_id: str, number: int, part: bytes | bytearray
+    ) -> CompletedPartTypeDef:
+        with _translated(self.key):
             answer = self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self.full_key,
-                UploadId=self._upload_id,
+                UploadId=upload_id,
                 PartNumber=number,
-                Body=part,
+                Body=cast("bytes", part),  # botocore takes a bytearray as it is (stubs say bytes)
             )
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def _shut_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def object_part_bytes(number: int) -> int:
+    """The size of part `number` of a new object: small parts keep memory low; after
+    SMALL_PARTS of them, larger ones keep a huge object within S3's 10,000 parts (8,000 × 8 MiB
+    + 2,000 × 512 MiB ≈ 1 TiB). S3, MinIO, Ceph and SeaweedFS accept parts of different sizes."""
+    return OBJECT_PART_BYTES if number <= SMALL_PARTS else LARGE_PART_BYTES
 
 
 def _stream(body: Any, key: str) -> Iterator[bytes]:

@@ -183,8 +183,8 @@ def test_large_object_streams_with_bounded_memory(store: ObjectStore) -> None:
     """128 MiB in and out while Python holds only a fraction of it: evidence can be video.
 
     Peaks measured (tracemalloc, Python allocations only): local put 4.4 MiB, local get and
-    S3 get 2 MiB, S3 put 54 MiB whatever the object size (a 16 MiB part buffer plus two
-    transient copies of the part). The object is twice the put bound so that S3's per-part
+    S3 get 2 MiB, S3 put 31 MiB whatever the object size (the 8 MiB part being filled and two
+    in flight, each handed over uncopied). The object is twice the put bound so that S3's per-part
     buffering passes with margin while buffering the whole object, or even most of it, fails.
     """
     total = 128 * MIB + 3
