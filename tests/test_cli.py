@@ -133,15 +133,23 @@ def test_serve_bootstraps_an_admin_once(settings: Settings, tmp_path: Path) -> N
 
 
 def test_serve_with_two_worker_processes(settings: Settings, tmp_path: Path) -> None:
+    """Both worker processes start and serve. Their start lines are awaited (on a loaded CI
+    machine the second may come up after the first has answered every request)."""
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [CASEFILE, "serve", "--port", str(port), "--workers", "2"],
-        env=environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as errors_file:
+        server = subprocess.Popen(  # noqa: S603
+            [CASEFILE, "serve", "--port", str(port), "--workers", "2"],
+            env=environment(settings),
+            stdout=subprocess.PIPE,
+            stderr=errors_file,
+            text=True,
+            start_new_session=True,
+        )
+
+    def started() -> set[str]:
+        return {line for line in log.read_text().splitlines() if "Started server process" in line}
+
     try:
         token = _read_admin_token(server)
         base = f"http://127.0.0.1:{port}"
@@ -149,11 +157,13 @@ def test_serve_with_two_worker_processes(settings: Settings, tmp_path: Path) -> 
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(6):  # spread over both workers by the kernel's accept queue
             assert httpx.get(f"{base}/api/v1/users/me", headers=headers).status_code == 200
+        deadline = time.monotonic() + 60
+        while len(started()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
-    workers = {line for line in errors.splitlines() if "Started server process" in line}
-    assert len(workers) == 2, errors[-2000:]
+        server.communicate(timeout=30)
+    assert len(started()) == 2, log.read_text()[-2000:]
 
 
 def _read_admin_token(process: subprocess.Popen[str]) -> str:
