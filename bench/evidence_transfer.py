@@ -43,12 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx2 as httpx
-from botocore.config import Config
 
 from bench.common import machine, scratch_database, today
-from tests.fixtures.seaweed import S3Endpoint, SeaweedServer, free_port
+from tests.fixtures.seaweed import SeaweedServer, free_port
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -254,17 +252,6 @@ class Sink:
         return len(data)
 
 
-def s3_client(endpoint: S3Endpoint) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint.url,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-        region_name=endpoint.region,
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 def boto_upload(client: Any, bucket: str, key: str, path: Path) -> float:
     with path.open("rb") as source:
         started = time.perf_counter()
@@ -352,7 +339,7 @@ def run_s3(args: argparse.Namespace, work: Path, data: Path, digest: str, big: P
         weed.start()
         endpoint = weed.endpoint
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        client = s3_client(endpoint)
+        client: Any = endpoint.client()
         client.create_bucket(Bucket=bucket)
         database_url = stack.enter_context(scratch_database())
         env = {

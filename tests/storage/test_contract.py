@@ -35,7 +35,13 @@ from app.storage.base import (
     StoredObject,
 )
 from app.storage.local import LocalObjectStore
-from app.storage.s3 import PART_BYTES, S3ObjectStore, make_s3_client
+from app.storage.s3 import (
+    OBJECT_PART_BYTES,
+    PARALLEL_PARTS,
+    PART_BYTES,
+    S3ObjectStore,
+    make_s3_client,
+)
 from tests.fixtures.seaweed import S3Endpoint
 
 MIB = 1024 * 1024
@@ -439,6 +445,41 @@ def test_s3_check_reports_an_unreachable_endpoint_as_unavailable(
         store.close()
     assert isinstance(raised.value.__cause__, EndpointConnectionError)
     assert time.monotonic() - started < 10
+
+
+def test_s3_part_failing_midway_stops_the_write_and_leaves_nothing(
+    s3_endpoint: S3Endpoint, s3_bucket: str
+) -> None:
+    """Parts go up while the next fills: when one fails (here the multipart upload vanished
+    under the writer, as after an operator's abort), the writer reports it by the next part at
+    the latest, commits nothing, and leaves no multipart upload behind."""
+    prefix = f"t-{uuid.uuid4().hex[:10]}"
+    store = S3ObjectStore(make_s3_client(s3_endpoint.url), s3_bucket, prefix=prefix)
+    outside = s3_endpoint.client()
+    key = "cases/c1/cut-off.mp4"
+    chunk = random.Random(5).randbytes(OBJECT_PART_BYTES)
+    try:
+        with pytest.raises((ObjectMissing, StorageUnavailable)):  # noqa: PT012
+            with store.writer(key) as writer:
+                writer.write(chunk)  # the first part starts going up
+                uploads = outside.list_multipart_uploads(  # type: ignore[attr-defined]
+                    Bucket=s3_bucket, Prefix=prefix
+                ).get("Uploads", [])
+                assert len(uploads) == 1, uploads
+                outside.abort_multipart_upload(  # type: ignore[attr-defined]
+                    Bucket=s3_bucket, Key=uploads[0]["Key"], UploadId=uploads[0]["UploadId"]
+                )
+                for _ in range(2 + PARALLEL_PARTS):  # enough to wait on the failed parts
+                    writer.write(chunk)
+                writer.commit()
+        assert not store.exists(key)
+        left = outside.list_multipart_uploads(  # type: ignore[attr-defined]
+            Bucket=s3_bucket, Prefix=prefix
+        ).get("Uploads", [])
+        assert left == []
+    finally:
+        store.close()
+        outside.close()  # type: ignore[attr-defined]
 
 
 # -- local only -----------------------------------------------------------------------------
