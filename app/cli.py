@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -48,6 +49,12 @@ class CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "verify-bundle":  # offline: needs no configuration, database or store
+        try:
+            return _verify_bundle(args)
+        except CommandError as exc:
+            print(f"casefile: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -116,6 +123,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile_parser.add_argument("--fix", action="store_true")
     reconcile_parser.set_defaults(handler=_storage_reconcile)
+
+    bundle = commands.add_parser(
+        "verify-bundle", help="verify a case bundle offline; non-zero exit naming the first problem"
+    )
+    bundle.add_argument("file", type=Path, metavar="FILE.zip")
+    bundle.add_argument(
+        "--public-key",
+        action="append",
+        type=Path,
+        metavar="PEM",
+        help="the key the bundle must be signed with (repeatable): the organisation's key",
+    )
+    bundle.add_argument("--json", action="store_true", help="print the report as JSON")
 
     demo = commands.add_parser("demo", help="load the demonstration data set (idempotent)")
     demo.set_defaults(handler=_demo)
@@ -276,6 +296,52 @@ def _storage_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         )
     print("consistent" if report.clean else "inconsistent", file=sys.stderr)
     return 0 if report.clean else EXIT_FAILURE
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from app.bundles.verify import verify_bundle
+
+    if not args.file.is_file():
+        raise CommandError(f"{args.file}: no such file")
+    pinned = _pinned_keys(args.public_key) if args.public_key else None
+    report = verify_bundle(args.file, pinned)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_bundle_report(report.facts, report.notes)
+    if report.ok:
+        print("OK: the bundle is intact and signed by its key", file=sys.stderr)
+        return 0
+    print(f"FAILED: {report.problems[0]}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _print_bundle_report(facts: dict[str, Any], notes: list[str]) -> None:
+    """What was found, as far as the checks got (they stop at the first problem)."""
+    f = facts.get
+    pinned = "pinned" if f("key_pinned") else "not pinned: pass --public-key to pin it"
+    lines = [
+        ("bundle", "bundle_id", f"{f('bundle_id')} of {f('case_title')!r}"),
+        ("generated", "generated_at", f"{f('generated_at')} for {f('requester')}"),
+        ("signed by", "key_id", f"{f('key_id')} ({pinned})"),
+        ("files", "files", f"{f('files')} checked ({f('bytes')} bytes); SHA256SUMS agrees"),
+        (
+            "audit log",
+            "audit_events",
+            f"{f('audit_events')} events of {f('audit_chain')} up to {f('audit_head')}, "
+            "its checkpoint signed",
+        ),
+        (
+            "exhibits",
+            "exhibits",
+            f"{f('exhibits')} listed, {f('exhibit_files')} files, matching their ingest events",
+        ),
+    ]
+    for label, key, text in lines:
+        if f(key) is not None:
+            print(f"{label:>10}: {text}")
+    for note in notes:
+        print(f"{'note':>10}: {note}")
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:

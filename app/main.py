@@ -13,6 +13,7 @@ from app.audit.router import router as audit_router
 from app.audit.service import register_signing_key
 from app.audit.signing import load_or_create_signer
 from app.auth.dependencies import authenticate
+from app.bundles.router import router as bundles_router
 from app.cases.router import router as cases_router
 from app.config import Settings
 from app.db import create_database
@@ -51,6 +52,7 @@ TAGS = [
     {"name": "site-visits", "description": "Visits to strike sites, their team and findings."},
     {"name": "evidence", "description": "Original files: fingerprinted, never altered."},
     {"name": "uploads", "description": "Resumable uploads (tus 1.0) for bad connections."},
+    {"name": "bundles", "description": "Signed case bundles for legal teams."},
     {"name": "users", "description": "People and their API tokens (admins)."},
     {"name": "audit", "description": "The tamper-evident audit trail and its signing keys."},
     {"name": "operations", "description": "Probes and metrics."},
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         site_visits_router,
         evidence_router,
         uploads_router,
+        bundles_router,
         audit_router,
     ):
         app.include_router(router)

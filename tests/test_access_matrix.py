@@ -170,6 +170,8 @@ EXPECTED: dict[RouteKey, Access] = {
     ("GET", "/api/v1/cases/{case_id}/audit"): case_members(*CASE_ROLES),
     ("GET", "/api/v1/audit/verify"): admin_only(),
     ("GET", "/api/v1/signing-keys"): any_user(),
+    # Bundles: "legal members and leads may also export bundles" (API.md), and admins.
+    ("GET", "/api/v1/cases/{case_id}/bundle"): case_members("lead", "legal"),
 }
 
 
@@ -599,6 +601,7 @@ DRIVERS: dict[RouteKey, Driver] = {
     ("GET", "/api/v1/cases/{case_id}/audit"): Driver(_case),
     ("GET", "/api/v1/audit/verify"): Driver(_no_params),
     ("GET", "/api/v1/signing-keys"): Driver(_no_params),
+    ("GET", "/api/v1/cases/{case_id}/bundle"): Driver(_case),
 }
 
 

@@ -87,6 +87,19 @@ def checkpoint(session: Session, chain: str) -> AuditCheckpoint | None:
     return latest_checkpoint(session, chain)
 
 
+def lock_chain(session: Session, chain: str) -> None:
+    """Hold the chain as an append would, until the transaction ends: no change to the case
+    (each appends to its chain in its own transaction) can commit meanwhile, so what is read
+    now is consistent with the chain's head (a bundle's snapshot). SQLite: BEGIN IMMEDIATE
+    already serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:chain))"),
+            {"lock_class": _CHAIN_LOCK_CLASS, "chain": chain},
+        )
+    _locked_head(session, chain)
+
+
 def register_signing_key(session: Session, signer: Signer) -> None:
     """Publish the key's public half (once), so its signatures can be checked forever."""
     statement = _insert(session, SigningKey).values(

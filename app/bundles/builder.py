@@ -1,0 +1,323 @@
+"""Assembling a bundle: render its own files, sign its manifest, plan the ZIP, stream it.
+
+Memory stays bounded whatever the case's size: the files the bundle renders (testimonies,
+visits, the audit log, index.html, exhibits.csv) are written once to a temporary spool file,
+hashed on the way, and read back while the ZIP streams; evidence streams from the object store
+in 1 MiB chunks, each original checked against its recorded SHA-256 (and CRC32, by stream-zip)
+as it passes, so an altered original breaks the download instead of slipping into a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+from stream_zip import NO_COMPRESSION_32, NO_COMPRESSION_64, MemberFile, stream_zip
+
+from app.audit.signing import Signer
+from app.bundles import documents, index_page, layout, thumbnails
+from app.bundles import format as names
+from app.bundles import manifest as manifest_doc
+from app.bundles.documents import Exhibit
+from app.bundles.redaction import Scrubber
+from app.bundles.snapshot import Snapshot, chain_events
+from app.storage import ObjectStore
+from app.storage.base import READ_CHUNK_BYTES
+
+ZIP_CHUNK_BYTES = 1024 * 1024  # stream-zip's 64 KiB default costs a thread hop per 64 KiB
+FILE_MODE = stat.S_IFREG | 0o644
+
+
+class EvidenceAltered(Exception):
+    """A stored original no longer matches the SHA-256 recorded when it arrived."""
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    offset: int
+    size: int
+    sha256: str
+    crc32: int
+
+
+class Spool:
+    """An unlinked temporary file of rendered files, read back by offset (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile(prefix="casefile-bundle-")
+        self.end = 0
+
+    def add(self, pieces: Iterable[bytes]) -> SpoolEntry:
+        start, digest, crc = self.end, hashlib.sha256(), 0
+        for piece in pieces:
+            self.file.write(piece)
+            digest.update(piece)
+            crc = zlib.crc32(piece, crc)
+            self.end += len(piece)
+        self.file.flush()
+        return SpoolEntry(start, self.end - start, digest.hexdigest(), crc)
+
+    def read(self, entry: SpoolEntry) -> Iterator[bytes]:
+        position, left = entry.offset, entry.size
+        while left > 0:
+            chunk = os.pread(self.file.fileno(), min(READ_CHUNK_BYTES, left), position)
+            if not chunk:
+                raise OSError("bundle spool ended early")
+            position += len(chunk)
+            left -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    path: str
+    size: int
+    sha256: str
+    crc32: int
+    modified_at: datetime
+    content: Callable[[], Iterator[bytes]]
+
+
+@dataclass
+class Bundle:
+    bundle_id: str
+    files: list[BundleFile]  # in ZIP order
+    plan: layout.Plan
+    spool: Spool
+    closed: bool = field(default=False)
+
+    @property
+    def size(self) -> int:
+        return self.plan.total_size
+
+    def chunks(self) -> Iterator[bytes]:
+        """The ZIP, in ~1 MiB chunks. Closing the iterator stops reading from storage."""
+        members: list[MemberFile] = []
+        for placement, item in zip(self.plan.placements, self.files, strict=True):
+            method = NO_COMPRESSION_64 if placement.zip64 else NO_COMPRESSION_32
+            members.append(
+                (item.path, item.modified_at, FILE_MODE, method(item.size, item.crc32), _lazy(item))
+            )
+        try:
+            yield from stream_zip(members, chunk_size=ZIP_CHUNK_BYTES)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.spool.close()
+
+
+def _lazy(item: BundleFile) -> Iterator[bytes]:
+    yield from item.content()
+
+
+def build(session: Session, snapshot: Snapshot, *, store: ObjectStore, signer: Signer) -> Bundle:
+    """Render, hash and sign everything but the originals (which are only planned); the
+    returned bundle streams on demand."""
+    spool = Spool()
+    try:
+        return _Assembly(session, snapshot, store, signer, spool).run()
+    except BaseException:
+        spool.close()
+        raise
+
+
+class _Assembly:
+    def __init__(
+        self, session: Session, snapshot: Snapshot, store: ObjectStore, signer: Signer, spool: Spool
+    ) -> None:
+        self.session, self.snapshot, self.store, self.signer = session, snapshot, store, signer
+        self.spool = spool
+        self.at = snapshot.generated_at
+        self.scrubber = Scrubber()
+        for witness in snapshot.witnesses:
+            self.scrubber.protect(witness.protected, witness.pseudonym)
+        self.rendered: list[BundleFile] = []
+
+    def run(self) -> Bundle:
+        snapshot = self.snapshot
+        exhibits = [
+            Exhibit.of(item, self._evidence_path(item), self.scrubber) for item in snapshot.evidence
+        ]
+        listings = [e.listing(snapshot.staff) for e in exhibits]
+        public_key = self._inline(names.PUBLIC_KEY, self.signer.public_pem.encode())
+        testimonies = self._testimonies()
+        visits = self._visits()
+        withheld = self._audit_log()
+        exhibits_csv = self._render(names.EXHIBITS, [documents.exhibits_csv(listings)])
+        index = self._index(exhibits, listings, testimonies, visits)
+        originals = [self._original(e) for e in exhibits if e.path is not None]
+        listed = [public_key, index, exhibits_csv, *self.rendered, *originals]
+        document = manifest_doc.document(
+            snapshot,
+            key_id=self.signer.key_id,
+            exhibits=listings,
+            testimonies=[t["entry"] for t in testimonies],
+            visits=[v["entry"] for v in visits],
+            files=[manifest_doc.FileEntry(f.path, f.sha256, f.size) for f in listed],
+            withheld_events=withheld,
+            text_redactions=self.scrubber.count,
+        )
+        manifest_bytes = documents.json_bytes(document)
+        signature = self.signer.private_key.sign(manifest_bytes)
+        manifest = self._inline(names.MANIFEST, manifest_bytes)
+        signed = self._inline(names.SIGNATURE, signature)
+        head = [manifest, signed, *listed]
+        sums = documents.sha256sums((f.path, f.sha256) for f in head)
+        files = [*head, self._inline(names.CHECKSUMS, sums)]
+        members = [layout.Member(f.path, f.size) for f in files]
+        return Bundle(str(snapshot.bundle_id), files, layout.plan(members), self.spool)
+
+    # -- files ---------------------------------------------------------------------------
+    def _evidence_path(self, item: Any) -> str | None:
+        if item.withdrawn and not self.snapshot.include_withdrawn:
+            return None
+        return layout.evidence_path(
+            item.exhibit_number, self.scrubber.scrub(item.original_filename) or ""
+        )
+
+    def _inline(self, path: str, data: bytes) -> BundleFile:
+        return BundleFile(
+            path,
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            zlib.crc32(data),
+            self.at,
+            lambda: iter((data,)) if data else iter(()),
+        )
+
+    def _render(self, path: str, pieces: Iterable[bytes]) -> BundleFile:
+        entry = self.spool.add(pieces)
+        spool = self.spool
+        return BundleFile(
+            path, entry.size, entry.sha256, entry.crc32, self.at, lambda: spool.read(entry)
+        )
+
+    def _testimonies(self) -> list[dict[str, Any]]:
+        witnesses = {w.id: w for w in self.snapshot.witnesses}
+        out = []
+        for index, testimony in enumerate(self.snapshot.testimonies, start=1):
+            json_path, text_path = documents.testimony_paths(index, testimony)
+            json_bytes, text_bytes = documents.testimony_files(
+                testimony, witnesses.get(testimony.witness_id), self.snapshot.staff, self.scrubber
+            )
+            self.rendered.append(self._render(json_path, [json_bytes]))
+            self.rendered.append(self._render(text_path, [text_bytes]))
+            out.append(
+                {
+                    "document": _loads(json_bytes),
+                    "path": json_path,
+                    "entry": {
+                        "id": str(testimony.id),
+                        "witness_pseudonym": testimony.witness_pseudonym,
+                        "recorded_at": testimony.recorded_at.isoformat(),
+                        "language": testimony.language,
+                        "json": json_path,
+                        "text": text_path,
+                    },
+                }
+            )
+        return out
+
+    def _visits(self) -> list[dict[str, Any]]:
+        out = []
+        for index, visit in enumerate(self.snapshot.visits, start=1):
+            json_path, text_path = documents.visit_paths(index, visit)
+            json_bytes, text_bytes = documents.visit_files(
+                visit, self.snapshot.staff, self.scrubber
+            )
+            self.rendered.append(self._render(json_path, [json_bytes]))
+            self.rendered.append(self._render(text_path, [text_bytes]))
+            out.append(
+                {
+                    "document": _loads(json_bytes),
+                    "path": json_path,
+                    "entry": {
+                        "id": str(visit.id),
+                        "visited_at": visit.visited_at.isoformat(),
+                        "json": json_path,
+                        "text": text_path,
+                    },
+                }
+            )
+        return out
+
+    def _audit_log(self) -> list[int]:
+        withheld: list[int] = []
+        audit = self.snapshot.audit
+
+        def lines() -> Iterator[bytes]:
+            for event in chain_events(self.session, audit.chain, audit.length):
+                line, hidden = documents.audit_line(event, self.scrubber)
+                if hidden:
+                    withheld.append(event.seq)
+                yield line
+            yield documents.checkpoint_line(audit.checkpoint)
+
+        self.rendered.append(self._render(names.AUDIT_LOG, lines()))
+        return withheld
+
+    def _index(
+        self,
+        exhibits: list[Exhibit],
+        listings: list[dict[str, Any]],
+        testimonies: list[dict[str, Any]],
+        visits: list[dict[str, Any]],
+    ) -> BundleFile:
+        budget = thumbnails.PreviewBudget()
+        previews: dict[str, str] = {}
+        for exhibit in exhibits:
+            item = exhibit.item
+            if exhibit.path is None or item.media_type not in thumbnails.PREVIEWABLE:
+                continue
+            key, version = self.snapshot.objects[item.id]
+            uri = thumbnails.preview(self.store, key, version, item.size, budget)
+            if uri:
+                previews[item.exhibit_number] = uri
+        audit = self.snapshot.audit
+        timeline = documents.event_summaries(chain_events(self.session, audit.chain, audit.length))
+        pieces = index_page.render(
+            self.snapshot,
+            exhibits=listings,
+            previews=previews,
+            testimonies=testimonies,
+            visits=visits,
+            timeline=timeline,
+            key_id=self.signer.key_id,
+        )
+        return self._render(names.INDEX, (piece.encode() for piece in pieces))
+
+    def _original(self, exhibit: Exhibit) -> BundleFile:
+        item, path, store = exhibit.item, exhibit.path or "", self.store
+        key, version = self.snapshot.objects[item.id]
+
+        def content() -> Iterator[bytes]:
+            if item.size == 0:
+                return
+            digest = hashlib.sha256()
+            for chunk in store.read(key, version_id=version):
+                digest.update(chunk)
+                yield chunk
+            if digest.hexdigest() != item.sha256:
+                raise EvidenceAltered(f"{item.exhibit_number}: stored bytes do not match")
+
+        return BundleFile(path, item.size, item.sha256, item.crc32, item.uploaded_at, content)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
