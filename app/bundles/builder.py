@@ -4,7 +4,8 @@ Memory stays bounded whatever the case's size: the files the bundle renders (tes
 visits, the audit log, index.html, exhibits.csv) are written once to a temporary spool file,
 hashed on the way, and read back while the ZIP streams; evidence streams from the object store
 in 1 MiB chunks, each original checked against its recorded SHA-256 (and CRC32, by stream-zip)
-as it passes, so an altered original breaks the download instead of slipping into a bundle.
+as it passes (app.bundles.prefetch), so an altered original breaks the download instead of
+slipping into a bundle.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.bundles import documents, index_page, layout, thumbnails
 from app.bundles import format as names
 from app.bundles import manifest as manifest_doc
 from app.bundles.documents import Exhibit
+from app.bundles.prefetch import Original, Prefetcher
 from app.bundles.redaction import Scrubber
 from app.bundles.snapshot import Snapshot, chain_events
 from app.storage import ObjectStore
@@ -35,10 +37,6 @@ from app.storage.base import READ_CHUNK_BYTES
 
 ZIP_CHUNK_BYTES = 1024 * 1024  # stream-zip's 64 KiB default costs a thread hop per 64 KiB
 FILE_MODE = stat.S_IFREG | 0o644
-
-
-class EvidenceAltered(Exception):
-    """A stored original no longer matches the SHA-256 recorded when it arrived."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,7 @@ class Bundle:
     files: list[BundleFile]  # in ZIP order
     plan: layout.Plan
     spool: Spool
+    prefetcher: Prefetcher
     closed: bool = field(default=False)
 
     @property
@@ -118,6 +117,7 @@ class Bundle:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.prefetcher.close()
             self.spool.close()
 
 
@@ -128,11 +128,12 @@ def _lazy(item: BundleFile) -> Iterator[bytes]:
 def build(session: Session, snapshot: Snapshot, *, store: ObjectStore, signer: Signer) -> Bundle:
     """Render, hash and sign everything but the originals (which are only planned); the
     returned bundle streams on demand."""
-    spool = Spool()
+    assembly = _Assembly(session, snapshot, store, signer, Spool())
     try:
-        return _Assembly(session, snapshot, store, signer, spool).run()
+        return assembly.run()
     except BaseException:
-        spool.close()
+        assembly.prefetcher.close()
+        assembly.spool.close()
         raise
 
 
@@ -147,12 +148,17 @@ class _Assembly:
         for witness in snapshot.witnesses:
             self.scrubber.protect(witness.protected, witness.pseudonym)
         self.rendered: list[BundleFile] = []
+        self.prefetcher = Prefetcher(store, [])
 
     def run(self) -> Bundle:
         snapshot = self.snapshot
         exhibits = [
             Exhibit.of(item, self._evidence_path(item), self.scrubber) for item in snapshot.evidence
         ]
+        included = [e for e in exhibits if e.path is not None]
+        # The first originals are read while the bundle's own files are rendered.
+        self.prefetcher = prefetcher = Prefetcher(self.store, [self._located(e) for e in included])
+        prefetcher.warm()
         listings = [e.listing(snapshot.staff) for e in exhibits]
         public_key = self._inline(names.PUBLIC_KEY, self.signer.public_pem.encode())
         testimonies = self._testimonies()
@@ -160,7 +166,7 @@ class _Assembly:
         withheld = self._audit_log()
         exhibits_csv = self._render(names.EXHIBITS, [documents.exhibits_csv(listings)])
         index = self._index(exhibits, listings, testimonies, visits)
-        originals = [self._original(e) for e in exhibits if e.path is not None]
+        originals = [self._original(e, i, prefetcher) for i, e in enumerate(included)]
         listed = [public_key, index, exhibits_csv, *self.rendered, *originals]
         document = manifest_doc.document(
             snapshot,
@@ -172,7 +178,7 @@ class _Assembly:
             withheld_events=withheld,
             text_redactions=self.scrubber.count,
         )
-        manifest_bytes = documents.json_bytes(document)
+        manifest_bytes = documents.listing_json_bytes(document)
         signature = self.signer.private_key.sign(manifest_bytes)
         manifest = self._inline(names.MANIFEST, manifest_bytes)
         signed = self._inline(names.SIGNATURE, signature)
@@ -180,7 +186,7 @@ class _Assembly:
         sums = documents.sha256sums((f.path, f.sha256) for f in head)
         files = [*head, self._inline(names.CHECKSUMS, sums)]
         members = [layout.Member(f.path, f.size) for f in files]
-        return Bundle(str(snapshot.bundle_id), files, layout.plan(members), self.spool)
+        return Bundle(str(snapshot.bundle_id), files, layout.plan(members), self.spool, prefetcher)
 
     # -- files ---------------------------------------------------------------------------
     def _evidence_path(self, item: Any) -> str | None:
@@ -301,21 +307,21 @@ class _Assembly:
         )
         return self._render(names.INDEX, (piece.encode() for piece in pieces))
 
-    def _original(self, exhibit: Exhibit) -> BundleFile:
-        item, path, store = exhibit.item, exhibit.path or "", self.store
+    def _located(self, exhibit: Exhibit) -> Original:
+        item = exhibit.item
         key, version = self.snapshot.objects[item.id]
+        return Original(item.exhibit_number, key, version, item.size, item.sha256)
 
-        def content() -> Iterator[bytes]:
-            if item.size == 0:
-                return
-            digest = hashlib.sha256()
-            for chunk in store.read(key, version_id=version):
-                digest.update(chunk)
-                yield chunk
-            if digest.hexdigest() != item.sha256:
-                raise EvidenceAltered(f"{item.exhibit_number}: stored bytes do not match")
-
-        return BundleFile(path, item.size, item.sha256, item.crc32, item.uploaded_at, content)
+    def _original(self, exhibit: Exhibit, index: int, prefetcher: Prefetcher) -> BundleFile:
+        item = exhibit.item
+        return BundleFile(
+            exhibit.path or "",
+            item.size,
+            item.sha256,
+            item.crc32,
+            item.uploaded_at,
+            lambda: prefetcher.content(index),
+        )
 
 
 def _loads(data: bytes) -> dict[str, Any]:

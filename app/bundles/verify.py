@@ -62,6 +62,9 @@ def verify_bundle(path: Path, pinned_keys: Mapping[str, str] | None = None) -> B
         report.problems.append(str(problem))
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"{path.name}: not a readable ZIP file ({exc})")
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        # A signed manifest of the wrong shape (only its signer could make one): name it.
+        report.problems.append(f"{names.MANIFEST} is malformed ({type(exc).__name__}: {exc})")
     return report
 
 

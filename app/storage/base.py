@@ -110,9 +110,17 @@ class ObjectStore(Protocol):
     def writer(self, key: str) -> ObjectWriter: ...
 
     def read(
-        self, key: str, start: int = 0, length: int | None = None, *, version_id: str | None = None
+        self,
+        key: str,
+        start: int = 0,
+        length: int | None = None,
+        *,
+        version_id: str | None = None,
+        transport_check: bool = True,
     ) -> Iterator[bytes]:
-        """Stream the bytes [start, start+length) of a committed object."""
+        """Stream the bytes [start, start+length) of a committed object. A caller that checks
+        the bytes itself against their SHA-256 may skip the store's own transport checksum
+        (`transport_check=False`: S3's CRC of the response, which costs CPU on every chunk)."""
         ...
 
     def exists(self, key: str) -> bool: ...

@@ -60,7 +60,13 @@ class LocalObjectStore:
             return LocalObjectWriter(key=key, root=self.root, temp=temp, final=final)
 
     def read(
-        self, key: str, start: int = 0, length: int | None = None, *, version_id: str | None = None
+        self,
+        key: str,
+        start: int = 0,
+        length: int | None = None,
+        *,
+        version_id: str | None = None,
+        transport_check: bool = True,  # nothing crosses a network here
     ) -> Iterator[bytes]:
         validate_range(start, length)
         handle = self._open(key)

@@ -179,6 +179,24 @@ def test_a_bundle_passes_coreutils_openssl_and_the_verifier(
     )
     assert signature.returncode == 0, signature.stdout + signature.stderr
     assert "Signature Verified Successfully" in signature.stdout
+    # The signed manifest's own list, checked by hand as docs/bundle-format.md shows.
+    listed = subprocess.run(
+        ["jq", "-r", '.files[] | "\\(.sha256)  \\(.path)"', "manifest.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    against = subprocess.run(
+        ["sha256sum", "--strict", "-c"],
+        input=listed,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert against.returncode == 0, against.stdout + against.stderr
+    assert against.stdout.count(": OK") == len(bundle.names()) - 3
     path = bundle.save(tmp_path / "bundle.zip")
     key = folder / "public-key.pem"
     result = verify_cli(path, "--public-key", str(key), cwd=tmp_path / "elsewhere")

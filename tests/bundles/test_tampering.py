@@ -143,6 +143,20 @@ def test_only_a_pinned_key_exposes_a_complete_forgery(dossier: Dossier, tmp_path
     assert _matches(r"not the expected key", report.problems[0])
 
 
+def test_a_malformed_manifest_signed_by_its_maker_is_named_not_a_crash(
+    dossier: Dossier, tmp_path: Path
+) -> None:
+    def garble(entries: Entries) -> None:
+        manifest = json.loads(entries["manifest.json"])
+        manifest["files"] = [1, "two"]
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    forger = Ed25519PrivateKey.generate()
+    forged = dossier.export(dossier.lead).rewritten(lambda e: _resign_only(e, forger, garble))
+    report = forged.verify(tmp_path)
+    assert _matches(r"manifest\.json is malformed \(AttributeError", report.problems[0])
+
+
 def test_the_command_exits_non_zero_naming_the_problem(dossier: Dossier, tmp_path: Path) -> None:
     forged = dossier.export(dossier.lead).rewritten(_change_testimony)
     path = forged.save(tmp_path / "forged.zip")
@@ -183,6 +197,18 @@ def _resign(
         for name, data in entries.items()
         if name != "SHA256SUMS"
     ).encode()
+
+
+def _resign_only(
+    entries: Entries, key: Ed25519PrivateKey, change: Callable[[Entries], None]
+) -> None:
+    public = key.public_key()
+    manifest = json.loads(entries["manifest.json"])
+    manifest["signature"]["key_id"] = key_id_for(public)
+    entries["manifest.json"] = json.dumps(manifest).encode()
+    change(entries)
+    entries["public-key.pem"] = public_pem_of(public).encode()
+    entries["manifest.json.sig"] = key.sign(entries["manifest.json"])
 
 
 def _resign_checkpoint(
