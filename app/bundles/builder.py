@@ -153,7 +153,12 @@ class _Assembly:
     def run(self) -> Bundle:
         snapshot = self.snapshot
         exhibits = [
-            Exhibit.of(item, self._evidence_path(item), self.scrubber) for item in snapshot.evidence
+            Exhibit.of(
+                item,
+                self.scrubber,
+                include_file=snapshot.include_withdrawn or item.withdrawn is None,
+            )
+            for item in snapshot.evidence
         ]
         included = [e for e in exhibits if e.path is not None]
         # The first originals are read while the bundle's own files are rendered.
@@ -189,13 +194,6 @@ class _Assembly:
         return Bundle(str(snapshot.bundle_id), files, layout.plan(members), self.spool, prefetcher)
 
     # -- files ---------------------------------------------------------------------------
-    def _evidence_path(self, item: Any) -> str | None:
-        if item.withdrawn and not self.snapshot.include_withdrawn:
-            return None
-        return layout.evidence_path(
-            item.exhibit_number, self.scrubber.scrub(item.original_filename) or ""
-        )
-
     def _inline(self, path: str, data: bytes) -> BundleFile:
         return BundleFile(
             path,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.bundles.layout import safe_component
+from app.bundles.layout import evidence_path, safe_component
 from app.bundles.redaction import Scrubber
 from app.bundles.snapshot import WitnessEntry
 from app.evidence.schemas import EvidenceRead
@@ -193,7 +193,7 @@ class Exhibit:
     texts: dict[str, str | None]
 
     @classmethod
-    def of(cls, item: EvidenceRead, path: str | None, scrubber: Scrubber) -> Exhibit:
+    def of(cls, item: EvidenceRead, scrubber: Scrubber, *, include_file: bool) -> Exhibit:
         raw = {
             **item.provenance.model_dump(mode="json"),
             "title": item.title,
@@ -201,7 +201,10 @@ class Exhibit:
             "original_filename": item.original_filename,
             "withdrawal_reason": item.withdrawn.reason if item.withdrawn else None,
         }
-        return cls(item, path, {k: scrubber.scrub(raw.get(k)) for k in SCRUBBED_EVIDENCE_TEXTS})
+        texts = {k: scrubber.scrub(raw.get(k)) for k in SCRUBBED_EVIDENCE_TEXTS}
+        filename = texts["original_filename"] or ""
+        path = evidence_path(item.exhibit_number, filename) if include_file else None
+        return cls(item, path, texts)
 
     @property
     def exif(self) -> dict[str, Any]:
