@@ -186,10 +186,10 @@ def _testimonies(testimonies: list[dict[str, Any]]) -> Iterator[str]:
         witness = document["witness"]
         name = (witness.get("identity") or {}).get("full_name")
         who = f"{name} ({witness['pseudonym']})" if name else witness["pseudonym"]
+        facts = [document["place"], f"language {document['language']}"]
         yield (
             f"<h3>{_e(who)}, recorded {_e(document['recorded_at'])}</h3>"
-            f"<p class=note>{_e(document['place'] or '')} · language {_e(document['language'])}"
-            f' · <a href="{_e(path)}">{_e(path)}</a></p><pre>{_e(document["statement"])}</pre>'
+            f"<p class=note>{_notes(facts, path)}</p><pre>{_e(document['statement'])}</pre>"
         )
         if document.get("translation"):
             yield (
@@ -205,9 +205,14 @@ def _visits(visits: list[dict[str, Any]]) -> Iterator[str]:
         location = document.get("location") or {}
         yield (
             f"<h3>{_e(document['visited_at'])} — {_e(location.get('name') or 'location not given')}"
-            f"</h3><p class=note>{_e(document['purpose'] or '')} · "
-            f'<a href="{_e(path)}">{_e(path)}</a></p><pre>{_e(document["observations"])}</pre>'
+            f"</h3><p class=note>{_notes([document['purpose']], path)}</p>"
+            f"<pre>{_e(document['observations'])}</pre>"
         )
+
+
+def _notes(facts: list[str | None], path: str) -> str:
+    link = f'<a href="{_e(path)}">{_e(path)}</a>'
+    return " · ".join([*(_e(fact) for fact in facts if fact), link])
 
 
 def _timeline(timeline: Iterable[dict[str, Any]], staff: Mapping[str, str | None]) -> Iterator[str]:

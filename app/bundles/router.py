@@ -71,6 +71,8 @@ def get_case_bundle(
     session.rollback()  # the export takes its own transaction; hold nothing meanwhile
     database: Database = request.app.state.database
     keyring: IdentityKeyring = request.app.state.identity_keyring
+    store: ObjectStore = request.app.state.object_store
+    store.check()  # storage down: a 503 now, rather than an export event and a cut download
     with database.write_sessions.begin() as tx:
         access = case_access(tx, principal, case_id)  # again: membership may have changed
         if not access.allows(CasePermission.EXPORT_BUNDLE):
@@ -78,7 +80,6 @@ def get_case_bundle(
         taken = snapshot.take(
             tx, access=access, keyring=keyring, include_withdrawn=include_withdrawn
         )
-    store: ObjectStore = request.app.state.object_store
     signer: Signer = request.app.state.signer
     with database.read_sessions() as reader:
         bundle = builder.build(reader, taken, store=store, signer=signer)
