@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from bench.common import machine, scratch_database, today
+from bench.common import machine, today
 from bench.evidence_transfer import (
     GIB,
     MIB,
@@ -45,10 +44,9 @@ from bench.evidence_transfer import (
     _connection,
     create_case,
     mib_s,
-    serve,
+    start_s3_service,
     tick,
 )
-from tests.fixtures.seaweed import SeaweedServer
 
 PREFIX = "casefile"
 
@@ -165,24 +163,7 @@ def verify(path: Path) -> str:
 def run(args: argparse.Namespace, work: Path) -> list[str]:
     lines: list[str] = []
     with ExitStack() as stack:
-        weed = SeaweedServer(work / "seaweed")
-        stack.callback(weed.stop)
-        weed.start()
-        endpoint = weed.endpoint
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        client: Any = endpoint.client()
-        client.create_bucket(Bucket=bucket)
-        database_url = stack.enter_context(scratch_database())
-        env = {
-            "CASEFILE_DATABASE_URL": database_url,
-            "CASEFILE_STORAGE_URL": f"s3://{bucket}/{PREFIX}",
-            "CASEFILE_S3_ENDPOINT_URL": endpoint.url,
-            "AWS_ACCESS_KEY_ID": endpoint.access_key,
-            "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-            "AWS_DEFAULT_REGION": endpoint.region,
-        }
-        (work / "server").mkdir()
-        server = stack.enter_context(serve(env, work / "server"))
+        server, client, bucket = start_s3_service(stack, work, "server")
         api = stack.enter_context(httpx.Client(headers=server.headers, timeout=None))
         total = int(args.gib * GIB)
 

@@ -330,29 +330,40 @@ def latency_rows(idle: list[float], busy: list[float], big: Path, seconds: float
     ]
 
 
+def start_s3_service(
+    stack: ExitStack, work: Path, name: str, extra_env: dict[str, str] | None = None
+) -> tuple[Server, Any, str]:
+    """SeaweedFS, a scratch PostgreSQL database and `casefile serve` on both, each stopped by
+    `stack`; returns the server, a boto3 client of the same SeaweedFS, and the bucket."""
+    weed = SeaweedServer(work / "seaweed")
+    stack.callback(weed.stop)
+    weed.start()
+    endpoint = weed.endpoint
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    client: Any = endpoint.client()
+    client.create_bucket(Bucket=bucket)
+    database_url = stack.enter_context(scratch_database())
+    env = {
+        "CASEFILE_DATABASE_URL": database_url,
+        "CASEFILE_STORAGE_URL": f"s3://{bucket}/casefile",
+        "CASEFILE_S3_ENDPOINT_URL": endpoint.url,
+        "AWS_ACCESS_KEY_ID": endpoint.access_key,
+        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+        "AWS_DEFAULT_REGION": endpoint.region,
+        **(extra_env or {}),
+    }
+    (work / name).mkdir()
+    server = stack.enter_context(serve(env, work / name))
+    return server, client, bucket
+
+
 def run_s3(args: argparse.Namespace, work: Path, data: Path, digest: str, big: Path) -> list[str]:
     lines: list[str] = []
     size = data.stat().st_size
     with ExitStack() as stack:
-        weed = SeaweedServer(work / "seaweed")
-        stack.callback(weed.stop)
-        weed.start()
-        endpoint = weed.endpoint
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        client: Any = endpoint.client()
-        client.create_bucket(Bucket=bucket)
-        database_url = stack.enter_context(scratch_database())
-        env = {
-            "CASEFILE_DATABASE_URL": database_url,
-            "CASEFILE_STORAGE_URL": f"s3://{bucket}/casefile",
-            "CASEFILE_S3_ENDPOINT_URL": endpoint.url,
-            "CASEFILE_MAX_UPLOAD_BYTES": str(64 * GIB),
-            "AWS_ACCESS_KEY_ID": endpoint.access_key,
-            "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-            "AWS_DEFAULT_REGION": endpoint.region,
-        }
-        (work / "s3-server").mkdir()
-        server = stack.enter_context(serve(env, work / "s3-server"))
+        server, client, bucket = start_s3_service(
+            stack, work, "s3-server", {"CASEFILE_MAX_UPLOAD_BYTES": str(64 * GIB)}
+        )
         api = stack.enter_context(httpx.Client(headers=server.headers, timeout=None))
 
         rows = []

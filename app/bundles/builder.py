@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 from stream_zip import NO_COMPRESSION_32, NO_COMPRESSION_64, MemberFile, stream_zip
@@ -28,54 +26,15 @@ from app.audit.signing import Signer
 from app.bundles import documents, index_page, layout, thumbnails
 from app.bundles import format as names
 from app.bundles import manifest as manifest_doc
-from app.bundles.documents import Exhibit
+from app.bundles.exhibits import Exhibit, exhibits_csv
 from app.bundles.prefetch import Original, Prefetcher
 from app.bundles.redaction import Scrubber
 from app.bundles.snapshot import Snapshot, chain_events
+from app.bundles.spool import Spool
 from app.storage import ObjectStore
-from app.storage.base import READ_CHUNK_BYTES
 
 ZIP_CHUNK_BYTES = 1024 * 1024  # stream-zip's 64 KiB default costs a thread hop per 64 KiB
 FILE_MODE = stat.S_IFREG | 0o644
-
-
-@dataclass(frozen=True)
-class SpoolEntry:
-    offset: int
-    size: int
-    sha256: str
-    crc32: int
-
-
-class Spool:
-    """An unlinked temporary file of rendered files, read back by offset (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile(prefix="casefile-bundle-")
-        self.end = 0
-
-    def add(self, pieces: Iterable[bytes]) -> SpoolEntry:
-        start, digest, crc = self.end, hashlib.sha256(), 0
-        for piece in pieces:
-            self.file.write(piece)
-            digest.update(piece)
-            crc = zlib.crc32(piece, crc)
-            self.end += len(piece)
-        self.file.flush()
-        return SpoolEntry(start, self.end - start, digest.hexdigest(), crc)
-
-    def read(self, entry: SpoolEntry) -> Iterator[bytes]:
-        position, left = entry.offset, entry.size
-        while left > 0:
-            chunk = os.pread(self.file.fileno(), min(READ_CHUNK_BYTES, left), position)
-            if not chunk:
-                raise OSError("bundle spool ended early")
-            position += len(chunk)
-            left -= len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self.file.close()
 
 
 @dataclass(frozen=True)
@@ -169,10 +128,10 @@ class _Assembly:
         testimonies = self._testimonies()
         visits = self._visits()
         withheld = self._audit_log()
-        exhibits_csv = self._render(names.EXHIBITS, [documents.exhibits_csv(listings)])
+        exhibit_list = self._render(names.EXHIBITS, [exhibits_csv(listings)])
         index = self._index(exhibits, listings, testimonies, visits)
         originals = [self._original(e, i, prefetcher) for i, e in enumerate(included)]
-        listed = [public_key, index, exhibits_csv, *self.rendered, *originals]
+        listed = [public_key, index, exhibit_list, *self.rendered, *originals]
         document = manifest_doc.document(
             snapshot,
             key_id=self.signer.key_id,
@@ -211,6 +170,13 @@ class _Assembly:
             path, entry.size, entry.sha256, entry.crc32, self.at, lambda: spool.read(entry)
         )
 
+    def _pair(self, json_path: str, data: bytes, text_path: str, text: bytes) -> dict[str, Any]:
+        """A record as JSON and as readable text; the parsed JSON for index.html."""
+        self.rendered.append(self._render(json_path, [data]))
+        self.rendered.append(self._render(text_path, [text]))
+        document: dict[str, Any] = json.loads(data)
+        return {"document": document, "path": json_path}
+
     def _testimonies(self) -> list[dict[str, Any]]:
         witnesses = {w.id: w for w in self.snapshot.witnesses}
         out = []
@@ -219,12 +185,9 @@ class _Assembly:
             json_bytes, text_bytes = documents.testimony_files(
                 testimony, witnesses.get(testimony.witness_id), self.snapshot.staff, self.scrubber
             )
-            self.rendered.append(self._render(json_path, [json_bytes]))
-            self.rendered.append(self._render(text_path, [text_bytes]))
             out.append(
                 {
-                    "document": _loads(json_bytes),
-                    "path": json_path,
+                    **self._pair(json_path, json_bytes, text_path, text_bytes),
                     "entry": {
                         "id": str(testimony.id),
                         "witness_pseudonym": testimony.witness_pseudonym,
@@ -244,12 +207,9 @@ class _Assembly:
             json_bytes, text_bytes = documents.visit_files(
                 visit, self.snapshot.staff, self.scrubber
             )
-            self.rendered.append(self._render(json_path, [json_bytes]))
-            self.rendered.append(self._render(text_path, [text_bytes]))
             out.append(
                 {
-                    "document": _loads(json_bytes),
-                    "path": json_path,
+                    **self._pair(json_path, json_bytes, text_path, text_bytes),
                     "entry": {
                         "id": str(visit.id),
                         "visited_at": visit.visited_at.isoformat(),
@@ -320,8 +280,3 @@ class _Assembly:
             item.uploaded_at,
             lambda: prefetcher.content(index),
         )
-
-
-def _loads(data: bytes) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(data)
-    return loaded

@@ -27,15 +27,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from app.audit.chain_check import ChainCheck, CheckpointRow, EventRow, HeadRow, Report
+from app.audit.chain_check import ChainCheck, CheckpointRow, HeadRow, Report
 from app.bundles import format as names
 from app.bundles.layout import is_safe_entry_name
+from app.bundles.verify_log import AuditLog, BundleProblem, checkpoint_row
 
 _READ = 1024 * 1024
-
-
-class BundleProblem(Exception):
-    """The first thing found wrong; the message names it."""
 
 
 @dataclass
@@ -210,7 +207,7 @@ class _Check:
         audit = manifest.get("audit") or {}
         chain, key_id = str(audit.get("chain")), self.report.facts["key_id"]
         checkpoint = self._checkpoint(audit, key_id)
-        log = _AuditLog(chain, manifest.get("bundle_id"))
+        log = AuditLog(chain, manifest.get("bundle_id"))
         chain_report = Report()
         check = ChainCheck(chain, [checkpoint], {key_id: public_pem}, chain_report)
         with self._open_log() as lines:
@@ -240,7 +237,7 @@ class _Check:
         record = json.loads(last) if last else None
         if not isinstance(record, dict) or record.get("type") != "checkpoint":
             raise BundleProblem(f"{names.AUDIT_LOG} does not end with a signed checkpoint")
-        checkpoint = _checkpoint(record, 0)
+        checkpoint = checkpoint_row(record, 0)
         if record != {"type": "checkpoint", **(audit.get("checkpoint") or {})}:
             raise BundleProblem(f"{names.AUDIT_LOG}: its checkpoint is not the manifest's")
         if checkpoint.key_id != key_id:
@@ -286,83 +283,6 @@ class _Check:
                 f"{withheld} exhibit(s) whose ingest event is withheld: their SHA-256 is bound "
                 "by the signed manifest only"
             )
-
-
-class _AuditLog:
-    """Reads the log's lines into chain rows, noting what the bundle's checks need."""
-
-    def __init__(self, chain: object, bundle_id: object) -> None:
-        self.chain, self.bundle_id = chain, bundle_id
-        self.ingested: dict[str, dict[str, Any]] = {}
-        self.export_seq: int | None = None
-        self.withheld = 0
-
-    def events(self, lines: io.TextIOWrapper) -> Iterator[EventRow]:
-        """Every line but the last (the checkpoint, read apart)."""
-        pending: str | None = None
-        for number, line in enumerate(lines, start=1):
-            if pending is not None:
-                yield self._row(pending, number - 1)
-            pending = line
-
-    def _row(self, line: str, number: int) -> EventRow:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise BundleProblem(f"{names.AUDIT_LOG} line {number} is not JSON") from None
-        if not isinstance(record, dict) or record.get("type") != "event":
-            raise BundleProblem(f"{names.AUDIT_LOG} line {number} is not an event")
-        row = _event(record, number)
-        if row.chain != self.chain:
-            raise BundleProblem(f"{names.AUDIT_LOG} line {number} is of chain {row.chain}")
-        self._note(row)
-        return row
-
-    def _note(self, row: EventRow) -> None:
-        if row.body is None:
-            self.withheld += 1
-            if row.resource_type == "evidence":
-                self.ingested.setdefault(row.resource_id, {"withheld": True})
-            return
-        try:
-            body = json.loads(row.body)
-            payload = body.get("payload") or {}
-        except (ValueError, AttributeError):
-            return  # the chain check names it: its hash no longer matches
-        if body.get("action") == names.INGEST_ACTION and row.resource_type == "evidence":
-            self.ingested[row.resource_id] = payload
-        if body.get("action") == names.EXPORT_ACTION and payload.get("bundle_id") == self.bundle_id:
-            self.export_seq = row.seq
-
-
-def _event(record: dict[str, Any], number: int) -> EventRow:
-    try:
-        body = record["body"]
-        return EventRow(
-            chain=str(record["chain"]),
-            seq=int(record["seq"]),
-            prev_hash=str(record["prev_hash"]),
-            hash=str(record["hash"]),
-            resource_type=str(record["resource_type"]),
-            resource_id=str(record["resource_id"]),
-            body=None if body is None else str(body).encode(),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise BundleProblem(f"{names.AUDIT_LOG} line {number} is not a complete event") from None
-
-
-def _checkpoint(record: dict[str, Any], number: int) -> CheckpointRow:
-    try:
-        return CheckpointRow(
-            chain=str(record["chain"]),
-            length=int(record["length"]),
-            head_hash=str(record["head_hash"]),
-            signed_at=str(record["signed_at"]),
-            key_id=str(record["key_id"]),
-            signature=str(record["signature"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise BundleProblem(f"{names.AUDIT_LOG} line {number} is not a checkpoint") from None
 
 
 def _key_id(key: Ed25519PublicKey) -> str:
