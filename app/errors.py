@@ -53,6 +53,17 @@ class NotAuthenticated(AppError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="casefile"'})
 
 
+class TooManyFailedAuthentications(AppError):
+    status, slug, title = 429, "too-many-failed-authentications", "Too many failed authentications"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests with invalid tokens from this address; try again in "
+            f"{retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 class Forbidden(AppError):
     status, slug, title = 403, "forbidden", "Not allowed"
 

@@ -15,10 +15,12 @@ from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.auth import throttle
 from app.auth.permissions import CASE_CREATORS, CasePermission, case_role_allows
 from app.auth.tokens import looks_like_token, secret_digest
 from app.db import DbSession, utcnow
 from app.errors import AppError, CaseNotFound, Forbidden, NotAuthenticated
+from app.kit.request_context import current_client_address
 from app.models.case import Case, CaseMember, CaseRole
 from app.models.user import ApiToken, GlobalRole, User
 
@@ -51,12 +53,22 @@ class Principal:
 
 
 def authenticate(request: Request, session: DbSession) -> Principal | None:
-    """App-wide: resolve the bearer token, or refuse with 401 unless the route is public."""
+    """App-wide: resolve the bearer token, or refuse with 401 unless the route is public.
+    An address that sent too many invalid tokens lately gets 429 (app.auth.throttle)."""
     route = request.scope.get("route")
     if is_public_endpoint(getattr(route, "endpoint", None)):
         return None
-    secret = _bearer_secret(request.headers.get("authorization"))
-    return _principal_for(session, secret)
+    header = request.headers.get("authorization")
+    if not header:
+        raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
+    key = throttle.client_key(current_client_address())
+    throttle.refuse_if_throttled(session, key)
+    try:
+        return _principal_for(session, _bearer_secret(header))
+    except NotAuthenticated:
+        session.rollback()  # only reads so far; SQLite lets one writer in, the count's
+        throttle.record_failure(request.app.state.database, key)
+        raise
 
 
 def _bearer_secret(header: str | None) -> str:

@@ -51,6 +51,11 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if not public and "401" not in responses:
         responses["401"] = {"description": "Unauthorized"}
+    if not public:
+        responses["429"] = {
+            "description": "Too many invalid tokens from this address lately (see Retry-After)",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        }
     for status, response in responses.items():
         response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
         if status[0] in "45":

@@ -6,12 +6,13 @@ from app.models.evidence import EvidenceItem, EvidenceKind, Upload
 from app.models.idempotency import IdempotencyRecord
 from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
 from app.models.testimony import Testimony
-from app.models.user import ApiToken, GlobalRole, User
+from app.models.user import ApiToken, AuthFailureWindow, GlobalRole, User
 from app.models.witness import ConsentMethod, Counter, RiskLevel, Witness, WitnessCase
 
 __all__ = [
     "ApiToken",
     "AuditChain",
+    "AuthFailureWindow",
     "AuditCheckpoint",
     "AuditEvent",
     "Case",

@@ -55,3 +55,14 @@ class ApiToken(Base):
     )
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class AuthFailureWindow(Base):
+    """Failed authentications from one client address in the current window: shared by every
+    server process, so that guessing tokens is slowed down whichever process answers."""
+
+    __tablename__ = "auth_failures"
+
+    client_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(default=0)
