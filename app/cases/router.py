@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from app.auth.dependencies import CaseCreator, CaseEditor, CaseReader, CurrentPrincipal
 from app.cases import repository, service
 from app.cases.repository import BoundingBox, CaseFilters
-from app.cases.schemas import CaseCreate, CasePatch, CaseRead
+from app.cases.schemas import CaseCreate, CasePatch, CaseRead, Tag
 from app.db import DbSession
 from app.errors import UnprocessableContent
 from app.kit.etag import IfMatch, etag_for
@@ -83,7 +83,7 @@ def list_cases(
         ),
     ] = None,
     tag: Annotated[
-        list[str], Query(max_length=10, description="Cases carrying all of these tags.")
+        list[Tag], Query(max_length=10, description="Cases carrying all of these tags.")
     ] = [],  # noqa: B006
 ) -> CasePage:
     if q is not None and any(unicodedata.category(ch) == "Cc" for ch in q):
