@@ -84,7 +84,10 @@ class Prefetcher:
             ahead_bytes = sum(self.originals[i].size for i in self.futures)
             while self.next_index < len(self.originals) and len(self.futures) < WINDOW_ITEMS:
                 original = self.originals[self.next_index]
-                if original.size > WHOLE_OBJECT_BYTES or original.size == 0:
+                if original.size == 0:  # nothing to read: never in the way
+                    self.next_index += 1
+                    continue
+                if original.size > WHOLE_OBJECT_BYTES:
                     if self.next_index > current:
                         break  # a large one comes next: it streams when its turn comes
                     self.next_index += 1

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.bundles.support import Bundle, Dossier, verify_cli
+from tests.evidence.support import upload
 from tests.fixtures.api import Actor, MakeUser
 
 ORDER_HEAD = ["manifest.json", "manifest.json.sig", "public-key.pem", "index.html", "exhibits.csv"]
@@ -223,6 +225,21 @@ def test_an_empty_case_bundles_and_verifies(
     report = bundle.verify(tmp_path)
     assert report.ok, report.problems
     assert report.facts["exhibits"] == 0
+
+
+def test_empty_and_large_originals_between_small_ones(dossier: Dossier, tmp_path: Path) -> None:
+    """Read-ahead takes small originals whole and streams large ones: an empty file and a
+    6 MiB one among small ones come out byte for byte, in exhibit order."""
+    large = os.urandom(6 * 1024 * 1024)
+    empty = upload(dossier.client, dossier.lead, dossier.case_id, b"", filename="empty.txt")
+    big = upload(dossier.client, dossier.lead, dossier.case_id, large, filename="video.mp4")
+    small = upload(dossier.client, dossier.lead, dossier.case_id, b"after", filename="a.txt")
+    bundle = dossier.export(dossier.lead)
+    paths = {e["evidence_id"]: e["path"] for e in bundle.manifest()["exhibits"]}
+    assert bundle.read(paths[empty["id"]]) == b""
+    assert bundle.read(paths[big["id"]]) == large
+    assert bundle.read(paths[small["id"]]) == b"after"
+    assert bundle.verify(tmp_path).ok
 
 
 def test_every_export_is_a_new_bundle_with_its_own_event(dossier: Dossier, tmp_path: Path) -> None:
