@@ -16,13 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.audit import canonical
 from app.audit.signing import ALGORITHM, Signer
-from app.db import SIGNER_INFO_KEY, utcnow
+from app.db import SIGNER_INFO_KEY, dialect_insert, utcnow
 from app.kit.request_context import current_client_address, current_request_id
 from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
 
@@ -102,7 +100,7 @@ def lock_chain(session: Session, chain: str) -> None:
 
 def register_signing_key(session: Session, signer: Signer) -> None:
     """Publish the key's public half (once), so its signatures can be checked forever."""
-    statement = _insert(session, SigningKey).values(
+    statement = dialect_insert(session, SigningKey).values(
         key_id=signer.key_id,
         algorithm=ALGORITHM,
         public_key_pem=signer.public_pem,
@@ -222,7 +220,7 @@ def _locked_head(session: Session, chain: str) -> Head | None:
 
 def _create_head(session: Session, chain: str) -> None:
     # A concurrent creator of the same head waits on ours, then does nothing.
-    create = _insert(session, AuditChain).values(
+    create = dialect_insert(session, AuditChain).values(
         chain_id=chain,
         length=0,
         head_hash=canonical.GENESIS_HASH,
@@ -273,12 +271,6 @@ def _sign_head(session: Session, head: Head, now: datetime) -> Head:
         .values(checkpoint_length=head.length, checkpoint_at=now)
     )
     return Head(head.chain, head.length, head.head_hash, head.length, now)
-
-
-def _insert(session: Session, table: type[Any]) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert(table)
-    return sqlite_insert(table)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -13,11 +13,9 @@ import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db import Database, utcnow
+from app.db import Database, dialect_insert, utcnow
 from app.errors import TooManyFailedAuthentications
 from app.models.user import AuthFailureWindow
 
@@ -45,16 +43,17 @@ def record_failure(database: Database, key: str, now: datetime | None = None) ->
     now = now or utcnow()
     stale = AuthFailureWindow.window_start <= now - WINDOW
     with database.write_sessions.begin() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(AuthFailureWindow).values(client_key=key, window_start=now, failures=1)
+        statement = dialect_insert(session, AuthFailureWindow).values(
+            client_key=key, window_start=now, failures=1
+        )
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["client_key"],
                 set_={
                     "failures": case((stale, literal(1)), else_=AuthFailureWindow.failures + 1),
                     "window_start": case(
-                        (stale, literal(now)), else_=AuthFailureWindow.window_start
+                        (stale, literal(now, type_=AuthFailureWindow.window_start.type)),
+                        else_=AuthFailureWindow.window_start,
                     ),
                 },
             )

@@ -15,7 +15,7 @@ import json
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from app.bundles import format as names
 from app.bundles import manifest as manifest_doc
 from app.bundles.exhibits import Exhibit, exhibits_csv
 from app.bundles.prefetch import Original, Prefetcher
-from app.bundles.redaction import Scrubber
+from app.bundles.redaction import Scrubber, scrub_case
 from app.bundles.snapshot import Snapshot, chain_events
 from app.bundles.spool import Spool
 from app.storage import ObjectStore
@@ -100,12 +100,14 @@ class _Assembly:
     def __init__(
         self, session: Session, snapshot: Snapshot, store: ObjectStore, signer: Signer, spool: Spool
     ) -> None:
-        self.session, self.snapshot, self.store, self.signer = session, snapshot, store, signer
-        self.spool = spool
-        self.at = snapshot.generated_at
         self.scrubber = Scrubber()
         for witness in snapshot.witnesses:
             self.scrubber.protect(witness.protected, witness.pseudonym)
+        # The case's own texts (a summary may name a witness) go out scrubbed like the rest.
+        snapshot = replace(snapshot, case=scrub_case(snapshot.case, self.scrubber))
+        self.session, self.snapshot, self.store, self.signer = session, snapshot, store, signer
+        self.spool = spool
+        self.at = snapshot.generated_at
         self.rendered: list[BundleFile] = []
         self.prefetcher = Prefetcher(store, [])
 

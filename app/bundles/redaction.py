@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 POLICY_ID = "casefile-redaction-v1"
 # What "identity" means in a bundle when it may be shown. The home location and the
@@ -66,6 +67,22 @@ def protected_strings(identity: dict[str, object]) -> list[str]:
         if isinstance(description, str) and description.strip():
             found.append(description.strip())
     return found
+
+
+CASE_TEXTS = ("title", "summary", "weapon", "responsible_party")
+LOCATION_TEXTS = ("name", "admin_area", "country")
+
+
+def scrub_case(case: dict[str, Any], scrubber: Scrubber) -> dict[str, Any]:
+    """The case's facts with its free texts scrubbed (ids and times are left alone: a name
+    part could otherwise match inside a UUID's hex digits)."""
+    scrubbed = {**case, **{k: scrubber.scrub(case.get(k)) for k in CASE_TEXTS}}
+    scrubbed["tags"] = [scrubber.scrub(tag) for tag in case.get("tags") or []]
+    location = case.get("location")
+    if isinstance(location, dict):
+        texts = {k: scrubber.scrub(location.get(k)) for k in LOCATION_TEXTS}
+        scrubbed["location"] = {**location, **texts}
+    return scrubbed
 
 
 @dataclass

@@ -5,10 +5,9 @@ number, and a number is never reused once committed."""
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.db import dialect_insert
 from app.models.witness import Counter
 
 
@@ -21,11 +20,8 @@ def increment_counter(session: Session, name: str) -> int:
     )
     value = session.execute(increment).scalar()
     if value is None:
-        insert = (
-            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         session.execute(
-            insert(Counter)
+            dialect_insert(session, Counter)
             .values(name=name, value=0)
             .on_conflict_do_nothing(index_elements=["name"])
         )

@@ -12,9 +12,9 @@ from app.models.witness import ConsentMethod, Counter, RiskLevel, Witness, Witne
 __all__ = [
     "ApiToken",
     "AuditChain",
-    "AuthFailureWindow",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuthFailureWindow",
     "Case",
     "CaseMember",
     "CaseRole",

@@ -268,7 +268,9 @@ class S3ObjectStore:
         if not tail:
             return b""
         with _translated(tail["key"]):
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(tail["key"]))["Body"]
+            body = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(tail["key"]), ChecksumMode="ENABLED"
+            )["Body"]
             try:
                 data: bytes = body.read()
             finally:

@@ -98,6 +98,30 @@ def test_texts_naming_a_protected_witness_are_scrubbed(dossier: Dossier) -> None
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_case_summary_naming_a_protected_witness_is_scrubbed(
+    dossier: Dossier, tmp_path: Path
+) -> None:
+    url = f"/api/v1/cases/{dossier.case_id}"
+    etag = dossier.client.get(url, headers=dossier.lead.headers).headers["etag"]
+    changed = dossier.client.patch(
+        url,
+        json={"summary": "Hovhannes Sargsyan's bakery was hit first.", "tags": ["sargsyan"]},
+        headers={**dossier.lead.headers, "If-Match": etag},
+    )
+    assert changed.status_code == 200, changed.text
+    bundle = dossier.export(dossier.lead)
+    everything = _folded(bundle.everything())
+    assert b"sargsyan" not in everything
+    assert b"hovhannes" not in everything
+    case = bundle.manifest()["case"]
+    assert case["summary"] == "[W-0002]'s bakery was hit first."
+    assert case["id"] == dossier.case_id  # ids are never scrubbed
+    assert "[W-0002]" in bundle.read("index.html").decode()
+    report = bundle.verify(tmp_path)
+    assert report.ok, report.problems  # the case.updated event naming him is withheld
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_an_audit_event_naming_a_protected_witness_is_withheld(
     dossier: Dossier, tmp_path: Path
 ) -> None:
