@@ -106,11 +106,11 @@ class Server:
 
 
 @contextmanager
-def serve(env: dict[str, str], workdir: Path) -> Iterator[Server]:
+def serve(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Server]:
     port = free_port()
     casefile = str(Path(sys.executable).parent / "casefile")
     process = subprocess.Popen(
-        [casefile, "serve", "--port", str(port)],
+        [casefile, "serve", "--port", str(port), "--workers", str(workers)],
         cwd=workdir,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -331,7 +331,11 @@ def latency_rows(idle: list[float], busy: list[float], big: Path, seconds: float
 
 
 def start_s3_service(
-    stack: ExitStack, work: Path, name: str, extra_env: dict[str, str] | None = None
+    stack: ExitStack,
+    work: Path,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> tuple[Server, Any, str]:
     """SeaweedFS, a scratch PostgreSQL database and `casefile serve` on both, each stopped by
     `stack`; returns the server, a boto3 client of the same SeaweedFS, and the bucket."""
@@ -353,7 +357,7 @@ def start_s3_service(
         **(extra_env or {}),
     }
     (work / name).mkdir()
-    server = stack.enter_context(serve(env, work / name))
+    server = stack.enter_context(serve(env, work / name, workers))
     return server, client, bucket
 
 
