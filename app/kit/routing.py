@@ -7,6 +7,7 @@ streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -41,6 +42,25 @@ class LimitedBodyRequest(Request):
                     raise _too_large(self.limit)
             self._body = bytes(received)
         return self._body
+
+    async def json(self) -> Any:
+        """The body as JSON, or a JSONDecodeError (rendered as a 400 malformed-json problem).
+
+        Only UTF-8 (RFC 8259 §8.1): `json.loads` would also guess UTF-16 or UTF-32 from the
+        bytes, so a proxy, a log or a digest could read a different text than we store. Nesting
+        deep enough to exhaust the recursion limit, and integers past Python's digit limit, are
+        malformed input too, not errors of the server."""
+        if not hasattr(self, "_json"):
+            raw = await self.body()
+            try:
+                self._json = json.loads(raw.decode("utf-8"))
+            except json.JSONDecodeError:
+                raise
+            except UnicodeDecodeError as exc:
+                raise json.JSONDecodeError("not UTF-8", "", exc.start) from exc
+            except (RecursionError, ValueError) as exc:
+                raise json.JSONDecodeError("too deep or too large", "", 0) from exc
+        return self._json
 
 
 class LimitedBodyRoute(APIRoute):
