@@ -23,6 +23,7 @@ from app.models.witness import ConsentMethod, RiskLevel
 
 Contact = Annotated[str, StringConstraints(max_length=1000), AfterValidator(multi_line)]
 Notes = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(multi_line)]
+Place = Annotated[str, StringConstraints(max_length=500), AfterValidator(multi_line)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
@@ -30,7 +31,7 @@ IDENTITY_FIELDS = ("full_name", "contact", "home_location", "identity_notes")
 
 
 class HomeLocation(InputSchema):
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Place | None = None  # an address may span lines; never NUL or C1
     lat: Latitude | None = None
     lon: Longitude | None = None
 
