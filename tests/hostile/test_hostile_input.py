@@ -1,0 +1,151 @@
+"""Hostile JSON bodies, swept over every JSON write route (inventory: docs/operations.md).
+
+Every route of `support.JSON_WRITES` (checked against the app's route table) gets: control
+characters and lone surrogates in each of its text fields, JSON nested 10,000 deep, a body of
+several MB, invalid UTF-8, big numbers, and the wrong Content-Type. Each is a 4xx
+application/problem+json, and the database and the object store are exactly as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.kit.routing import iter_api_routes
+from tests.hostile.support import (
+    CONTROLS,
+    JSON_WRITES,
+    LINE_BREAKS,
+    JsonWrite,
+    Probes,
+    World,
+    assert_refused,
+    encode,
+    send_json,
+    value_at,
+    with_value,
+    write_headers,
+)
+
+ROUTES = [pytest.param(route, id=route.name) for route in JSON_WRITES]
+DEPTH = 10_000
+TOO_LARGE = "urn:casefile:problem:payload-too-large"
+
+
+def test_the_sweep_covers_every_json_write_route(app: FastAPI) -> None:
+    """A new route taking a JSON body must be added to the table, or this fails."""
+    served = {
+        f"{method} {route.path}"
+        for route in iter_api_routes(app)
+        if route.body_field is not None
+        for method in route.methods
+    }
+    assert served == {route.name for route in JSON_WRITES}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_the_valid_body_with_line_breaks_in_long_texts_is_accepted(
+    client: TestClient, world: World, route: JsonWrite
+) -> None:
+    """The baseline every refusal below differs from in one hostile part only; long texts
+    keep line breaks and tabs exactly as sent."""
+    body = route.body(world)
+    for field, kind in route.texts.items():
+        if kind == "multi":
+            body = with_value(body, field, "first line\n\tsecond\r\nthird")
+    headers = write_headers(client, world.admin, route, world)
+    answer = send_json(client, route, world, headers, encode(body))
+    assert answer.status_code in (200, 201), answer.text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_control_characters_in_any_text_field_are_refused(
+    client: TestClient, world: World, probes: Probes, route: JsonWrite
+) -> None:
+    """NUL, C0, DEL, C1 and lone surrogates are refused in every text field, and line breaks in
+    one-line fields: 422 naming the field, nothing stored. Refused, not stripped: evidence text
+    is kept as sent or not at all."""
+    headers = write_headers(client, world.admin, route, world)
+    before = probes.state()
+    body = route.body(world)
+    for field, kind in route.texts.items():
+        original = str(value_at(body, field))
+        hostile = CONTROLS if kind == "multi" else CONTROLS + LINE_BREAKS
+        for char in hostile:
+            value = original[:2] + char + original[2:]
+            raw = encode(with_value(body, field, value))
+            answer = send_json(client, route, world, headers, raw)
+            problem = assert_refused(answer, 422)
+            assert field in {e["field"] for e in problem["errors"]}, (field, repr(char), problem)
+    assert probes.state() == before
+
+
+def _nested_objects(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+MALFORMED = "urn:casefile:problem:malformed-json"
+
+
+def _hostile_bodies(route: JsonWrite, world: World) -> dict[str, tuple[bytes, str, str | None]]:
+    """label → (body, Content-Type, the problem type expected, if one is)."""
+    valid = route.body(world)
+    first = next(iter(route.texts))
+    text_field = encode(with_value(valid, first, "NESTED"))
+    json_type = "application/json"
+    bodies: dict[str, tuple[bytes, str, str | None]] = {
+        "arrays nested 10,000 deep": (b"[" * DEPTH + b"]" * DEPTH, json_type, MALFORMED),
+        "objects nested 10,000 deep": (_nested_objects(DEPTH), json_type, MALFORMED),
+        "a field nested 10,000 deep": (
+            text_field.replace(b'"NESTED"', _nested_objects(DEPTH)),
+            json_type,
+            MALFORMED,
+        ),
+        "3 MB of text in a field": (
+            encode(with_value(valid, first, "x" * 3_000_000)),
+            json_type,
+            TOO_LARGE,
+        ),
+        "3 MB of whitespace": (b" " * 3_000_000 + encode(valid), json_type, TOO_LARGE),
+        "a 5,000-digit number": (
+            text_field.replace(b'"NESTED"', b"9" * 5000),
+            json_type,
+            MALFORMED,
+        ),
+        "a 1e999 number": (text_field.replace(b'"NESTED"', b"1e999"), json_type, None),
+        "invalid UTF-8": (text_field.replace(b"NESTED", b"\xc3\x28\xff\xfe"), json_type, MALFORMED),
+        "overlong UTF-8 NUL": (text_field.replace(b"NESTED", b"\xc0\x80"), json_type, MALFORMED),
+        "UTF-16": (encode(valid).decode().encode("utf-16"), json_type, MALFORMED),
+        "UTF-32": (encode(valid).decode().encode("utf-32"), json_type, MALFORMED),
+        "UTF-8 with a BOM": (b"\xef\xbb\xbf" + encode(valid), json_type, MALFORMED),
+        "JSON as text/plain": (encode(valid), "text/plain", None),
+        "JSON as a form": (encode(valid), "application/x-www-form-urlencoded", None),
+        "JSON as multipart": (encode(valid), "multipart/form-data; boundary=x", None),
+        "JSON as XML": (encode(valid), "application/xml", None),
+    }
+    if not route.body_optional:
+        bodies["empty"] = (b"", json_type, None)
+    return bodies
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_malformed_and_oversized_bodies_are_refused(
+    client: TestClient,
+    world: World,
+    probes: Probes,
+    route: JsonWrite,
+    subtests: pytest.Subtests,
+) -> None:
+    headers = write_headers(client, world.admin, route, world)
+    before = probes.state()
+    for label, (raw, content_type, problem_type) in _hostile_bodies(route, world).items():
+        with subtests.test(label):
+            answer = send_json(client, route, world, headers, raw, content_type)
+            problem: dict[str, Any] = assert_refused(answer)
+            if problem_type is not None:
+                assert problem["type"] == problem_type, problem
+            assert "NESTED" not in answer.text
+    assert probes.state() == before
