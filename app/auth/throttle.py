@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, literal
+from sqlalchemy import ScalarSelect, case, literal, select
 from sqlalchemy.orm import Session
 
 from app.db import Database, dialect_insert, utcnow
@@ -30,12 +30,31 @@ def client_key(address: str | None) -> str:
 
 def refuse_if_throttled(session: Session, key: str, now: datetime | None = None) -> None:
     row = session.get(AuthFailureWindow, key)
-    now = now or utcnow()
-    if row is None or row.failures < MAX_FAILURES:
+    if row is not None:
+        refuse_if_over(row.failures, row.window_start, now)
+
+
+def refuse_if_over(
+    failures: int | None, window_start: datetime | None, now: datetime | None = None
+) -> None:
+    """429 if `failures` in the window starting at `window_start` reach the limit. Takes the
+    window's values rather than a session so that authentication can read them in the same
+    query as the token (one round trip on every request instead of two)."""
+    if failures is None or window_start is None or failures < MAX_FAILURES:
         return
-    ends = row.window_start + WINDOW
+    now = now or utcnow()
+    ends = window_start + WINDOW
     if ends > now:
         raise TooManyFailedAuthentications(max(1, math.ceil((ends - now).total_seconds())))
+
+
+def window_of(key: str) -> tuple[ScalarSelect[int], ScalarSelect[datetime]]:
+    """The failure count and window start of `key`, as scalar subqueries (NULL if none)."""
+    where = AuthFailureWindow.client_key == key
+    return (
+        select(AuthFailureWindow.failures).where(where).scalar_subquery(),
+        select(AuthFailureWindow.window_start).where(where).scalar_subquery(),
+    )
 
 
 def record_failure(database: Database, key: str, now: datetime | None = None) -> None:
