@@ -65,7 +65,10 @@ class CustodyPage(Page[AuditEventRead]):
 
 
 def _upload_schema() -> dict[str, Any]:
-    fields = EvidenceMetadata.model_json_schema()
+    # Refer to enums where the document keeps them: a `#/$defs/…` ref inside an operation
+    # resolves nowhere, and generated clients drop the whole operation. (EvidenceKind is a
+    # component already, through EvidenceRead.)
+    fields = EvidenceMetadata.model_json_schema(ref_template="#/components/schemas/{model}")
     properties = {"file": {"type": "string", "format": "binary"}, **fields["properties"]}
     schema = {"type": "object", "properties": properties, "required": ["file"]}
     header = {"in": "header", "required": False, "schema": {"type": "string"}}
@@ -90,6 +93,23 @@ def _upload_schema() -> dict[str, Any]:
             "`Repr-Digest: sha-256=:…:` (the file's digest) or `sha256` field is checked.",
         },
     }
+
+
+_BYTES = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_RANGE = {
+    "in": "header",
+    "name": "Range",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "One byte range (`bytes=first-last`, `bytes=first-`, `bytes=-count`): 206.",
+}
+_IF_RANGE = {
+    "in": "header",
+    "name": "If-Range",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag (the sha256) the range must belong to; otherwise the whole file.",
+}
 
 
 def _limit(request: Request) -> int:
@@ -206,14 +226,16 @@ def get_evidence(
     summary="The original bytes, streamed (Range supported; every download is audited)",
     response_class=StreamingResponse,
     responses={
-        200: {
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            }
+        200: {"content": _BYTES},
+        206: {
+            "description": "Partial Content: the requested range of the original",
+            "content": _BYTES,
+            "headers": {"Content-Range": {"schema": {"type": "string"}}},
         },
-        206: {"description": "Partial Content"},
         **problem_responses(401, 404, 416, 422, 503),
     },
+    # Read from the request by parse_range; declared so that clients can send them.
+    openapi_extra={"parameters": [_RANGE, _IF_RANGE]},
 )
 @audited_read
 def get_evidence_content(
