@@ -81,9 +81,9 @@ class Exhibit:
 
     @property
     def exif(self) -> dict[str, Any]:
-        extracted = self.item.extracted or {}
-        exif = extracted.get("exif") if isinstance(extracted, dict) else None
-        return exif if isinstance(exif, dict) else {}
+        extracted = self.item.extracted
+        exif = extracted.exif if extracted else None
+        return exif.model_dump(mode="json") if exif else {}
 
     @property
     def gps(self) -> dict[str, Any] | None:

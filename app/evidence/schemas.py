@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AnyHttpUrl, ConfigDict, Field, StringConstraints
 
@@ -64,6 +64,39 @@ class Withdrawal(ReadSchema):
     reason: str
 
 
+class GpsRead(ReadSchema):
+    lat: float
+    lon: float
+    alt: float | None = Field(description="Metres above sea level (negative below it).")
+
+
+class ExifRead(ReadSchema):
+    """What the camera wrote, read only from an EXIF block found whole."""
+
+    captured_at: str | None = Field(
+        description="ISO 8601: UTC (`Z`) when the camera recorded its offset from UTC, "
+        "otherwise camera-local time without a zone (it cannot be known)."
+    )
+    gps: GpsRead | None
+    make: str | None
+    model: str | None
+    orientation: int | None = Field(description="EXIF orientation, 1 to 8.")
+    software: str | None
+
+
+class ExtractedMetadata(ReadSchema):
+    """A shape of its own (not an open object), so that clients read `exif.gps.lat`."""
+
+    exif: ExifRead | None = Field(description="None: no EXIF, or EXIF that was not read.")
+    # Absent rather than null when there is nothing to say: stripped and damaged EXIF are
+    # different findings, and only the second has this key.
+    exif_error: str | None = Field(
+        default=None,
+        description="Why the file's EXIF was not read (damaged or unreadable).",
+        exclude_if=lambda value: value is None,
+    )
+
+
 class EvidenceRead(ReadSchema):
     model_config = ConfigDict(
         json_schema_extra={
@@ -113,7 +146,7 @@ class EvidenceRead(ReadSchema):
     description: str | None
     captured_at: datetime | None = Field(description="As the investigator entered it.")
     provenance: Provenance
-    extracted: dict[str, Any] | None = Field(
+    extracted: ExtractedMetadata | None = Field(
         description="What the file says about itself (EXIF), apart from what was entered."
     )
     uploaded_by: uuid.UUID

@@ -34,6 +34,7 @@ from app.evidence.inspect import extract_metadata, sniff_media_type
 from app.evidence.schemas import (
     EvidenceMetadata,
     EvidenceRead,
+    ExtractedMetadata,
     Provenance,
     VerificationResult,
     Withdrawal,
@@ -309,7 +310,9 @@ def read(item: EvidenceItem) -> EvidenceRead:
         description=item.description,
         captured_at=item.captured_at,
         provenance=Provenance(**{f: getattr(item, f) for f in _PROVENANCE}),
-        extracted=json.loads(item.extracted_metadata) if item.extracted_metadata else None,
+        extracted=ExtractedMetadata.model_validate_json(item.extracted_metadata)
+        if item.extracted_metadata
+        else None,
         uploaded_by=item.uploaded_by_id,
         uploaded_at=item.uploaded_at,
         retained_until=item.retained_until,

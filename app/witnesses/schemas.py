@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
@@ -108,10 +108,16 @@ class WitnessPatch(InputSchema):
     risk_level: RiskLevel | None = None
 
 
+class HomeLocationRead(ReadSchema):
+    description: str | None
+    lat: float | None
+    lon: float | None
+
+
 class WitnessIdentity(ReadSchema):
     full_name: str
     contact: str | None
-    home_location: dict[str, Any] | None
+    home_location: HomeLocationRead | None
     identity_notes: str | None
 
 
