@@ -128,6 +128,17 @@ class PreconditionRequired(AppError):
     status, slug, title = 428, "precondition-required", "If-Match header required"
 
 
+class RequestBodyStalled(AppError):
+    status, slug, title = 408, "request-timeout", "The request body stalled"
+
+    def __init__(self, seconds: float) -> None:
+        # RFC 9110 §15.5.9: the rest of the body may still arrive; the connection is unusable.
+        super().__init__(
+            f"No data for {seconds:.0f} s; the request was abandoned.",
+            headers={"Connection": "close"},
+        )
+
+
 class PayloadTooLarge(AppError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 

@@ -11,12 +11,14 @@ import json
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.errors import PayloadTooLarge
+from app.errors import PayloadTooLarge, RequestBodyStalled
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
+BODY_RECEIVE_TIMEOUT_S = 60.0  # longest silence while a JSON body arrives; then 408
 _LIMIT_MARK = "__casefile_body_limit__"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +38,17 @@ class LimitedBodyRequest(Request):
     async def body(self) -> bytes:
         if not hasattr(self, "_body"):
             received = bytearray()
-            async for chunk in self.stream():
+            chunks = self.stream().__aiter__()
+            while True:
+                # A client that announces a body and goes quiet (slow loris) would otherwise
+                # hold its connection for ever: uvicorn has no timeout while a body arrives.
+                try:
+                    with anyio.fail_after(BODY_RECEIVE_TIMEOUT_S):
+                        chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    raise RequestBodyStalled(BODY_RECEIVE_TIMEOUT_S) from exc
                 received += chunk
                 if len(received) > self.limit:
                     raise _too_large(self.limit)
@@ -67,6 +79,7 @@ class LimitedBodyRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         limit: int = getattr(self.endpoint, _LIMIT_MARK, DEFAULT_BODY_LIMIT)
+        parses_body = self.body_field is not None
 
         async def limited(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
@@ -74,6 +87,10 @@ class LimitedBodyRoute(APIRoute):
                 raise _too_large(limit)
             bounded = LimitedBodyRequest(request.scope, request.receive)
             bounded.limit = limit
+            if parses_body:
+                # Read here, not first inside FastAPI's body parsing: that turns any exception
+                # into a bare 400, and a chunked body past the limit must be a 413 (a stall 408).
+                await bounded.body()
             return await handler(bounded)
 
         return limited
