@@ -1,0 +1,159 @@
+"""Hostile transfers on a real socket: lying Content-Length, stalled and abandoned bodies.
+
+These need bytes no HTTP client library sends (a 10 GB Content-Length and then one byte, a body
+that stops halfway), so they talk HTTP/1.1 by hand to the app under uvicorn (`live_server`).
+Receive timeouts are shortened to a second here; their value is not what is tested.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.evidence import ingest
+from app.kit import routing
+from tests.evidence.support import BOUNDARY, MULTIPART, PROBLEM, Part, file_part
+from tests.fixtures.api import LiveServer
+from tests.hostile.support import (
+    JSON_WRITES,
+    JsonWrite,
+    Probes,
+    World,
+    encode,
+    raw_request,
+    read_answer,
+    request_head,
+    wait_until,
+    write_headers,
+)
+
+TEN_GB = 10 * 1024**3
+EVIDENCE = "/api/v1/cases/{case_id}/evidence"
+
+
+def _head(route: JsonWrite, world: World, headers: dict[str, str], *extra: str) -> bytes:
+    lines = [f"If-Match: {headers['If-Match']}"] if "If-Match" in headers else []
+    return request_head(route.method, route.path(world), world.admin, *lines, *extra)
+
+
+def _assert_problem(status: int, content_type: str | None, expected: int) -> None:
+    assert status == expected
+    assert content_type == PROBLEM
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in JSON_WRITES])
+def test_a_10_gb_content_length_with_one_byte_is_refused_at_once(
+    client: TestClient, live_server: LiveServer, world: World, probes: Probes, route: JsonWrite
+) -> None:
+    """413 from the declared length alone: the server neither waits for 10 GB nor reads any."""
+    headers = write_headers(client, world.admin, route, world)
+    before = probes.state()
+    started = time.monotonic()
+    answer = raw_request(
+        live_server.port,
+        _head(route, world, headers, "Content-Type: application/json", f"Content-Length: {TEN_GB}"),
+        b"{",
+        timeout=10,
+    )
+    _assert_problem(answer.status, answer.headers.get("content-type"), 413)
+    assert time.monotonic() - started < 5
+    assert probes.state() == before
+
+
+def test_a_10_gb_upload_with_one_byte_ends_when_the_body_stalls(
+    live_server: LiveServer, world: World, probes: Probes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 GB is within the upload limit (20 GiB), so the server waits for it, but only as long
+    as bytes keep coming: 408 once they stop, nothing stored. (Past the limit it is a 413 at
+    once: tests/evidence/test_refusals.py.)"""
+    monkeypatch.setattr(ingest, "RECEIVE_TIMEOUT_S", 1.0)
+    before = probes.state()
+    head = _upload_head(world, TEN_GB)
+    answer = raw_request(live_server.port, head, b"-", timeout=15)
+    _assert_problem(answer.status, answer.headers.get("content-type"), 408)
+    wait_until(lambda: probes.state() == before)
+
+
+@pytest.mark.parametrize(
+    "route", [pytest.param(r, id=r.name) for r in JSON_WRITES if r.method == "POST"][:3]
+)
+def test_a_json_body_that_stalls_is_dropped_with_408(
+    client: TestClient,
+    live_server: LiveServer,
+    world: World,
+    probes: Probes,
+    route: JsonWrite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow-loris client announces a body and sends part of it: after the receive timeout
+    the request ends with 408, instead of holding its connection and coroutine for ever."""
+    monkeypatch.setattr(routing, "BODY_RECEIVE_TIMEOUT_S", 1.0)
+    headers = write_headers(client, world.admin, route, world)
+    before = probes.state()
+    body = encode(route.body(world))
+    head = _head(route, world, headers, "Content-Type: application/json")
+    head += f"\r\nContent-Length: {len(body)}".encode()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
+        sock.sendall(head + b"\r\n\r\n" + body[:10])
+        started = time.monotonic()
+        answer = read_answer(sock)
+    _assert_problem(answer.status, answer.headers.get("content-type"), 408)
+    assert 0.9 < time.monotonic() - started < 10
+    assert probes.state() == before
+
+
+def _upload_head(world: World, length: int) -> bytes:
+    return request_head(
+        "POST",
+        EVIDENCE.format(case_id=world.case_id),
+        world.admin,
+        f"Content-Type: {MULTIPART}",
+        f"Content-Length: {length}",
+    )
+
+
+def _upload_body(size: int) -> bytes:
+    fields = Part("title", b"abandoned").head() + b"abandoned\r\n"
+    parts = b"--" + BOUNDARY.encode() + b"\r\n" + fields + b"--" + BOUNDARY.encode() + b"\r\n"
+    part = file_part(b"", "big.bin", "application/octet-stream")
+    data = parts + part.head() + b"\0" * size
+    return data + b"\r\n--" + BOUNDARY.encode() + b"--\r\n"
+
+
+def test_an_upload_that_stalls_is_dropped_with_408_and_leaves_nothing(
+    live_server: LiveServer, world: World, probes: Probes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "RECEIVE_TIMEOUT_S", 1.0)
+    before = probes.state()
+    body = _upload_body(3 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
+        sock.sendall(_upload_head(world, len(body)) + b"\r\n\r\n" + body[: 2 * 1024 * 1024])
+        answer = read_answer(sock)
+    _assert_problem(answer.status, answer.headers.get("content-type"), 408)
+    wait_until(lambda: probes.state() == before)
+
+
+def _answered(live_server: LiveServer, status: int) -> bool:
+    with live_server.client() as http:
+        metrics = http.get("/metrics").text
+    pattern = rf'casefile_http_requests_total{{method="POST",route="{re.escape(EVIDENCE)}",'
+    pattern += rf'status="{status}"}} 1\.0'
+    return re.search(pattern, metrics) is not None
+
+
+def test_an_upload_abandoned_halfway_leaves_nothing(
+    live_server: LiveServer, world: World, probes: Probes
+) -> None:
+    """The client goes away after 2 MiB of 3: the app notices, removes what it had written
+    (a temporary file, or an S3 multipart upload) and records nothing."""
+    before = probes.state()
+    body = _upload_body(3 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
+        sock.sendall(_upload_head(world, len(body)) + b"\r\n\r\n" + body[: 2 * 1024 * 1024])
+        time.sleep(0.5)  # let the server start writing, so that there is something to undo
+    wait_until(lambda: _answered(live_server, 400))
+    assert probes.state() == before
