@@ -19,6 +19,15 @@ _REQUEST_ID_HEADER = {
 }
 
 
+# What app.kit.idempotency.valid_idempotency_key accepts; anything else is a 400.
+_IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[\\x21-\\x7e]+$",
+}
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -56,8 +65,25 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
             "description": "Too many invalid tokens from this address lately (see Retry-After)",
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
         }
+    if _reads_json_body(operation) or _idempotency_key(operation) is not None:
+        # Malformed JSON and a malformed Idempotency-Key are refused before any validation.
+        responses.setdefault("400", {"description": "Bad Request"})
+    if (key := _idempotency_key(operation)) is not None:
+        key["schema"] = _IDEMPOTENCY_KEY_SCHEMA
     for status, response in responses.items():
         response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
         if status[0] in "45":
             # Every error is problem+json (RFC 9457), whatever FastAPI assumed.
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+
+
+def _reads_json_body(operation: dict[str, Any]) -> bool:
+    return "application/json" in operation.get("requestBody", {}).get("content", {})
+
+
+def _idempotency_key(operation: dict[str, Any]) -> dict[str, Any] | None:
+    for parameter in operation.get("parameters", ()):
+        if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
+            found: dict[str, Any] = parameter
+            return found
+    return None
