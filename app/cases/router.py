@@ -7,7 +7,6 @@ import unicodedata
 from typing import Annotated
 
 from fastapi import Query, Response
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import CaseCreator, CaseEditor, CaseReader, CurrentPrincipal
 from app.cases import repository, service
@@ -21,6 +20,7 @@ from app.kit.pagination import Page, PageQuery
 from app.kit.problems import invalid_field, problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router
+from app.kit.schemas import UtcDatetime
 from app.models.case import CaseStatus
 
 router = api_router(prefix="/api/v1/cases", tags=["cases"])
@@ -68,12 +68,8 @@ def list_cases(
     q: Annotated[
         str | None, Query(max_length=200, description="Text in title, summary, place, weapon…")
     ] = None,
-    occurred_from: Annotated[
-        AwareDatetime | None, Query(description="Occurred at or after.")
-    ] = None,
-    occurred_to: Annotated[
-        AwareDatetime | None, Query(description="Occurred at or before.")
-    ] = None,
+    occurred_from: Annotated[UtcDatetime | None, Query(description="Occurred at or after.")] = None,
+    occurred_to: Annotated[UtcDatetime | None, Query(description="Occurred at or before.")] = None,
     bbox: Annotated[
         str | None,
         Query(

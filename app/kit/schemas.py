@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+)
 
 # C0/C1 control characters (NUL included) have no place in names or titles; long text keeps
 # line breaks and tabs. They are refused, not stripped: silently changing evidence text is worse.
@@ -30,6 +38,17 @@ def multi_line(value: str) -> str:
     return _reject_controls(value, _LINE_BREAKS)
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_8601_only(value: object) -> object:
+    """Pydantic reads a number, or a string of digits, as seconds since 1970. Timestamps here
+    are ISO 8601 (API.md): a number sent by mistake is refused, not filed as a 1970 event."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date-time, not a number")
+    return value
+
+
 def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
@@ -51,8 +70,8 @@ Name = Annotated[
     AfterValidator(single_line),
 ]
 LongText = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(multi_line)]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
-PastUtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc), AfterValidator(_not_in_future)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only), AfterValidator(_as_utc)]
+PastUtcDatetime = Annotated[UtcDatetime, AfterValidator(_not_in_future)]
 
 
 class InputSchema(BaseModel):
