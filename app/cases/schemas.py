@@ -19,9 +19,10 @@ from app.kit.schemas import (
 )
 from app.models.case import CaseStatus
 
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+# Strict: JSON `true` is not 1 (lax pydantic reads it so), nor the string "5" a number.
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
+Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Tag = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64),

@@ -10,8 +10,9 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from app.kit.schemas import InputSchema, LongText, Name, PastUtcDatetime, ReadSchema, ShortText
 
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+# Strict: JSON `true` is not 1 (lax pydantic reads it so), nor the string "5" a number.
+Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 
 
 def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:
