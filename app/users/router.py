@@ -31,6 +31,9 @@ router = api_router(prefix="/api/v1", tags=["users"])
 
 UserId = Annotated[uuid.UUID, Path(description="The user's id.")]
 _ADMIN_ERRORS = (401, 403)
+# Only a UUID matches `{user_id}`: otherwise /users/me also matched it, so PATCH /users/me was a
+# 422 about the id "me" instead of a 405, and its Allow header offered PATCH.
+ONE_USER = "/users/{user_id:uuid}"
 
 
 _NO_TOKEN_OPTIONS = TokenCreate()
@@ -113,7 +116,7 @@ def get_current_user(principal: CurrentPrincipal, session: DbSession) -> Respons
 
 
 @router.get(
-    "/users/{user_id}",
+    ONE_USER,
     operation_id="getUser",
     summary="Read a user",
     response_model=UserRead,
@@ -125,7 +128,7 @@ def get_user(user_id: UserId, _admin: AdminPrincipal, session: DbSession) -> Res
 
 
 @router.patch(
-    "/users/{user_id}",
+    ONE_USER,
     operation_id="updateUser",
     summary="Change a user's role or deactivate it",
     response_model=UserRead,
