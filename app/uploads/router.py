@@ -49,6 +49,20 @@ CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 SLICE_BYTES = 1024 * 1024
 
 
+_WHOLE_NUMBER = {"type": "string", "pattern": "^[0-9]+$"}
+
+
+def _tus_parameters(*headers: tuple[str, bool, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The request headers of a tus operation. Tus-Resumable is on all of them: tus refuses a
+    request without it (412) before reading anything else, so a client that follows the
+    document must know to send it."""
+    version = ("Tus-Resumable", True, {"type": "string", "enum": [TUS_VERSION]})
+    return [
+        {"in": "header", "name": name, "required": required, "schema": schema}
+        for name, required, schema in (version, *headers)
+    ]
+
+
 class TusVersionUnsupported(AppError):
     status, slug, title = 412, "tus-version", "Tus-Resumable 1.0.0 required"
 
@@ -122,15 +136,11 @@ class UploadCreated(ReadSchema):
     response_model=UploadCreated,
     responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, success=201, location=True),
     openapi_extra={
-        "parameters": [
-            {"in": "header", "name": name, "required": required, "schema": {"type": "string"}}
-            for name, required in (
-                ("Tus-Resumable", True),
-                ("Upload-Length", True),
-                ("Upload-Metadata", True),
-                ("Idempotency-Key", False),
-            )
-        ]
+        "parameters": _tus_parameters(
+            ("Upload-Length", True, _WHOLE_NUMBER),
+            ("Upload-Metadata", True, {"type": "string"}),
+            ("Idempotency-Key", False, {"type": "string"}),
+        )
     },
 )
 @own_transactions
@@ -208,6 +218,7 @@ def _expires(upload: UploadView) -> dict[str, str]:
     summary="How many bytes the server holds (tus core)",
     response_class=Response,
     responses=problem_responses(401, 404, 410, 412, 422),
+    openapi_extra={"parameters": _tus_parameters()},
 )
 def upload_offset(
     request: Request, upload_id: UploadId, principal: CurrentPrincipal, session: DbSession
@@ -228,6 +239,10 @@ def upload_offset(
     response_class=Response,
     responses=problem_responses(400, 401, 404, 408, 409, 410, 412, 413, 415, 422, 460, 503),
     openapi_extra={
+        "parameters": _tus_parameters(
+            ("Upload-Offset", True, _WHOLE_NUMBER),
+            ("Upload-Checksum", False, {"type": "string"}),
+        ),
         "requestBody": {
             "required": True,
             "content": {
@@ -235,7 +250,7 @@ def upload_offset(
                     "schema": {"type": "string", "format": "binary"}
                 }
             },
-        }
+        },
     },
 )
 @own_transactions
@@ -398,6 +413,7 @@ def _fingerprint(store: ObjectStore, stored: StoredObject) -> Fingerprint:
     status_code=204,
     response_class=Response,
     responses=problem_responses(401, 404, 409, 410, 412, 422),
+    openapi_extra={"parameters": _tus_parameters()},
 )
 @own_transactions
 def terminate_upload(
