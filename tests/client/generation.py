@@ -20,13 +20,15 @@ from types import ModuleType
 
 PACKAGE = "casefile_client"
 BIN = Path(sys.executable).parent
-# Custom binary media types, told apart for the generator only: the generated code still
-# sends and expects the real ones (it keeps the document's name in its Content-Type header).
+# Binary media types the generator has no rule for, read as bytes (its documented remedy):
+# tus's PATCH body, the bundle's ZIP and evidence content, served with the original's own
+# type (`*/*`). The generated code still sends the document's type in its Content-Type.
 CONFIG = """\
 post_hooks: []
 content_type_overrides:
   application/offset+octet-stream: application/octet-stream
   application/zip: application/octet-stream
+  "*/*": application/octet-stream
 """
 
 

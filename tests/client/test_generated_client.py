@@ -186,7 +186,8 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
     models = importlib.import_module(f"{PACKAGE}.models")
     shot = Shot()
     photo = jpeg(shot, size=(320, 240))
-    done = workflow.investigate(live_server.url, admin.token, photo)
+    wide_photo = jpeg(None, size=(640, 240), seed=7)
+    done = workflow.investigate(live_server.url, admin.token, photo, wide_photo)
 
     assert done.investigator.role is models.GlobalRole.INVESTIGATOR
     case = done.case
@@ -222,6 +223,11 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
     assert done.downloaded == photo
     assert done.first_bytes == photo[:16]
     _assert_exif(item, shot)
+    resumed = done.resumed
+    assert (resumed.kind, resumed.size) == (models.EvidenceKind.PHOTO, len(wide_photo))
+    assert resumed.original_filename == "crater-wide.jpg"
+    assert resumed.extracted is not None
+    assert resumed.extracted.exif is None  # written without EXIF, and said so
 
     custody = done.custody
     assert all(isinstance(e, models.AuditEventRead) for e in custody.items)
@@ -238,9 +244,9 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
         1,
         1,
         1,
-        1,
+        2,
     )
-    _assert_bundle_verifies(done, tmp_path)
+    _assert_bundle_verifies(done, tmp_path, {photo, wide_photo})
 
 
 def test_refusals_come_out_as_typed_problems(
@@ -275,9 +281,9 @@ def _assert_exif(item: Any, shot: Shot) -> None:
     assert exif.gps.alt == shot.alt
 
 
-def _assert_bundle_verifies(done: Any, tmp_path: Path) -> None:
+def _assert_bundle_verifies(done: Any, tmp_path: Path, originals: set[bytes]) -> None:
     """The downloaded ZIP passes `casefile verify-bundle`, pinned to the key the server
-    publishes, and holds the photo byte for byte."""
+    publishes, and holds the originals byte for byte."""
     [key] = [k for k in done.keys.items if k.current]
     pem = tmp_path / "signing-key.pem"
     pem.write_text(key.public_key_pem)
@@ -295,6 +301,6 @@ def _assert_bundle_verifies(done: Any, tmp_path: Path) -> None:
     assert (report["ok"], report["key_id"], report["key_pinned"]) == (True, key.key_id, True)
     with zipfile.ZipFile(BytesIO(done.bundle)) as archive:
         manifest = json.loads(archive.read("manifest.json"))
-        [listed] = manifest["exhibits"]
-        assert listed["sha256"] == done.photo.sha256
-        assert archive.read(listed["path"]) == done.downloaded
+        listed = manifest["exhibits"]
+        assert {e["sha256"] for e in listed} == {done.photo.sha256, done.resumed.sha256}
+        assert {archive.read(e["path"]) for e in listed} == originals
