@@ -95,7 +95,11 @@ def _upload_schema() -> dict[str, Any]:
     }
 
 
-_BYTES = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+# Served with the original's own media type (sniffed at upload, see EvidenceRead.media_type),
+# so the document names the range of all types; application/octet-stream stays first for
+# client generators that do not read media ranges.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_BYTES = {"application/octet-stream": _BINARY, "*/*": _BINARY}
 _RANGE = {
     "in": "header",
     "name": "Range",
