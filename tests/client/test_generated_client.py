@@ -246,6 +246,10 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
         1,
         2,
     )
+    assert done.reviewed.status is models.CaseStatus.UNDER_REVIEW
+    assert done.reviewed.version == case.version + 1
+    assert [found.id for found in done.found.items] == [case.id]
+    assert done.found.next_cursor is None
     _assert_bundle_verifies(done, tmp_path, {photo, wide_photo})
 
 

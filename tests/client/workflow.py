@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from casefile_client import AuthenticatedClient
 from casefile_client.api.audit import list_signing_keys
 from casefile_client.api.bundles import get_case_bundle
-from casefile_client.api.cases import create_case, get_case
+from casefile_client.api.cases import create_case, get_case, list_cases, update_case
 from casefile_client.api.evidence import (
     get_evidence,
     get_evidence_content,
@@ -33,6 +33,8 @@ from casefile_client.api.witnesses import register_witness
 from casefile_client.models import (
     AppendUploadTusResumable,
     CaseCreate,
+    CasePage,
+    CasePatch,
     CaseRead,
     CaseStatus,
     Casualties,
@@ -91,6 +93,8 @@ class Investigation:
     first_bytes: bytes
     custody: CustodyPage
     case_after: CaseRead
+    reviewed: CaseRead
+    found: CasePage
     keys: SigningKeyList
     bundle: bytes
 
@@ -204,6 +208,28 @@ def upload_resumably(client: AuthenticatedClient, case: CaseRead, data: bytes) -
     return parsed(get_evidence.sync_detailed(evidence_id, client=client), 200, EvidenceRead)
 
 
+def put_under_review(client: AuthenticatedClient, case: CaseRead) -> tuple[CaseRead, CasePage]:
+    """A PATCH guarded by the ETag just read, then the case list filtered as a reviewer would
+    (a status list, a time window with its zone, a tag, a bounding box)."""
+    read = get_case.sync_detailed(case.id, client=client)
+    parsed(read, 200, CaseRead)
+    change = CasePatch(status=CaseStatus.UNDER_REVIEW)
+    answer = update_case.sync_detailed(
+        case.id, client=client, body=change, if_match=read.headers["ETag"]
+    )
+    reviewed = parsed(answer, 200, CaseRead)
+    listed = list_cases.sync_detailed(
+        client=client,
+        status=[CaseStatus.UNDER_REVIEW, CaseStatus.REFERRED],
+        occurred_from=datetime(2020, 9, 27, 5, 30, tzinfo=UTC),
+        occurred_to=datetime(2020, 9, 27, 6, 30, tzinfo=UTC),
+        tag=["missile"],
+        bbox="47.0,39.7,47.2,39.9",
+        limit=10,
+    )
+    return reviewed, parsed(listed, 200, CasePage)
+
+
 def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes) -> Investigation:
     """Everything the issue asks for, in the order an investigator would do it."""
     with AuthenticatedClient(base_url=base_url, token=admin_token) as admin:
@@ -221,6 +247,7 @@ def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes
             get_evidence_custody.sync_detailed(item.id, client=client), 200, CustodyPage
         )
         case_after = parsed(get_case.sync_detailed(case.id, client=client), 200, CaseRead)
+        reviewed, found = put_under_review(client, case)
         keys = parsed(list_signing_keys.sync_detailed(client=client), 200, SigningKeyList)
         bundle = file_bytes(get_case_bundle.sync_detailed(case.id, client=client), 200)
     return Investigation(
@@ -235,6 +262,8 @@ def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes
         first_bytes=first_bytes,
         custody=custody,
         case_after=case_after,
+        reviewed=reviewed,
+        found=found,
         keys=keys,
         bundle=bundle,
     )
