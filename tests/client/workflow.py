@@ -69,6 +69,12 @@ T = TypeVar("T")
 MARTUNI = Location(name="Martuni", admin_area="Nagorno-Karabakh", lat=39.7946, lon=47.1136)
 
 
+def connect(base_url: str, token: str) -> AuthenticatedClient:
+    """A client that raises on any status the document does not list for the operation: each
+    answer below is checked against the contract, not only against this script's hopes."""
+    return AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
+
+
 def parsed(answer: Response[Any], status: int, expected: type[T]) -> T:
     """The typed body of an answer that must have this status and this model."""
     assert answer.status_code == status, (answer.status_code, answer.content[:2000])
@@ -232,9 +238,9 @@ def put_under_review(client: AuthenticatedClient, case: CaseRead) -> tuple[CaseR
 
 def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes) -> Investigation:
     """Everything the issue asks for, in the order an investigator would do it."""
-    with AuthenticatedClient(base_url=base_url, token=admin_token) as admin:
+    with connect(base_url, admin_token) as admin:
         investigator, token = enrol_investigator(admin, f"amira-{uuid.uuid4().hex[:6]}")
-    with AuthenticatedClient(base_url=base_url, token=token) as client:
+    with connect(base_url, token) as client:
         case = open_case(client)
         witness, testimony = hear_witness(client, case)
         visit = visit_site(client, case)
@@ -278,12 +284,12 @@ class Refusals:
 
 def refusals(base_url: str, token: str) -> Refusals:
     """What a script sees when the server says no: typed problems, field errors included."""
-    with AuthenticatedClient(base_url=base_url, token=token) as client:
+    with connect(base_url, token) as client:
         unknown = get_case.sync_detailed(uuid.uuid4(), client=client)
         future = CaseCreate(title="Not yet", occurred_at=datetime(2999, 1, 1, tzinfo=UTC))
         invalid = create_case.sync_detailed(client=client, body=future)
         problems = (parsed(unknown, 404, Problem), parsed(invalid, 422, Problem))
-    with AuthenticatedClient(base_url=base_url, token="cf_not-a-real-token") as stranger:
+    with connect(base_url, "cf_not-a-real-token") as stranger:
         refused = get_case.sync_detailed(uuid.uuid4(), client=stranger)
     return Refusals(*problems, bad_token=parsed(refused, 401, Problem))
 
