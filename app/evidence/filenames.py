@@ -34,6 +34,12 @@ def _truncate(name: str) -> str:
     return f"{cut}.{extension}" if extension else cut
 
 
+def printable_media_type(declared: str) -> bool:
+    """A client's declared media type is kept for the record only (the served type is sniffed);
+    media types are ASCII tokens (RFC 6838), so NUL, CR/LF or escapes in one are refused."""
+    return declared.isascii() and declared.isprintable()
+
+
 def filename_from_disposition(header: str, plain: bytes | None) -> str | None:
     """RFC 5987 `filename*` wins over `filename` (which browsers send as raw UTF-8)."""
     encoded = _RFC5987.search(header)

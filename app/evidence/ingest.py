@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from app.errors import AppError, PayloadTooLarge
-from app.evidence.filenames import filename_from_disposition, safe_filename
+from app.evidence.filenames import filename_from_disposition, printable_media_type, safe_filename
 from app.evidence.inspect import HEAD_BYTES
 from app.kit.pipeline import Slice, SliceWriter
 from app.storage import ObjectStore, ObjectWriter, StoredObject
@@ -156,6 +156,8 @@ class _MultipartReader:
             )
             declared = self._part.headers.get("content-type")
             self._part.content_type = declared.decode("latin-1")[:200] if declared else None
+            if self._part.content_type and not printable_media_type(self._part.content_type):
+                raise MalformedUpload("The file part's Content-Type must be printable ASCII.")
             self.file = self._part
             self._in_file = True
         elif len(self.fields) >= MAX_FIELDS:
