@@ -26,7 +26,7 @@ from app.auth.permissions import CasePermission
 from app.db import Database, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound, PayloadTooLarge
 from app.evidence import service as evidence
-from app.evidence.filenames import safe_filename
+from app.evidence.filenames import printable_media_type, safe_filename
 from app.evidence.schemas import EvidenceMetadata
 from app.kit.problems import invalid_field
 from app.models.evidence import Upload
@@ -121,7 +121,12 @@ def evidence_metadata(pairs: dict[str, str]) -> EvidenceMetadata:
 
 
 def declared_media_type(pairs: dict[str, str]) -> str | None:
+    """The client's `filetype` (or `type`), kept for the record: printable ASCII or refused."""
     declared = pairs.get("filetype") or pairs.get("type")
+    if declared and not printable_media_type(declared):
+        raise invalid_field(
+            "Upload-Metadata", "filetype must be printable ASCII", location="header"
+        )
     return declared[:MAX_DECLARED_TYPE] if declared else None
 
 
@@ -145,6 +150,7 @@ def create(
     if not access.allows(CasePermission.EDIT):
         raise Forbidden("Your role on this case does not allow adding evidence.")
     evidence_metadata(pairs)  # refuse bad metadata now, not after gigabytes
+    declared_media_type(pairs)
     if length > max_bytes:
         raise PayloadTooLarge(f"Files over {max_bytes} bytes are refused.")
     evidence_id = uuid.uuid4()
