@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import and_, select
+from sqlalchemy import String, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.auth import throttle
@@ -80,14 +80,20 @@ def _bearer_secret(header: str | None) -> str:
     return secret
 
 
+# Statements that run on nearly every request are built once (see throttle.WINDOW_START).
+_TOKEN_USER_AND_THROTTLE = (
+    select(ApiToken, User, throttle.WINDOW_FAILURES, throttle.WINDOW_START)
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.secret_sha256 == bindparam("digest", type_=String()))
+)
+
+
 def _principal_for(session: Session, secret: str, throttle_key: str) -> Principal:
     """The token's user, unless `throttle_key` is throttled (checked first, right token or
     wrong). The throttle window is read in the token's query: one round trip per request."""
-    failures, window_start = throttle.window_of(throttle_key)
     row = session.execute(
-        select(ApiToken, User, failures, window_start)
-        .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.secret_sha256 == secret_digest(secret))
+        _TOKEN_USER_AND_THROTTLE,
+        {"digest": secret_digest(secret), "throttle_key": throttle_key},
     ).first()
     if row is None:
         throttle.refuse_if_throttled(session, throttle_key)
@@ -155,21 +161,27 @@ def load_case_access(
     return case_access(session, principal, case_id)
 
 
+_CASE_AND_MEMBERSHIP = (
+    select(Case, CaseMember)
+    .outerjoin(
+        CaseMember,
+        and_(
+            CaseMember.case_id == Case.id,
+            CaseMember.user_id == bindparam("user_id", type_=Uuid()),
+        ),
+    )
+    .where(Case.id == bindparam("case_id", type_=Uuid()))
+    .options(joinedload(Case.tags))
+)
+
+
 def case_access(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseAccess:
     """Load the case, or answer 404 to anyone who is not a member (its existence is private).
 
     The case, its tags and the caller's membership come in one query: this runs on nearly
     every request, where each extra round trip to the database costs more than the query."""
     row = (
-        session.execute(
-            select(Case, CaseMember)
-            .outerjoin(
-                CaseMember,
-                and_(CaseMember.case_id == Case.id, CaseMember.user_id == principal.user_id),
-            )
-            .where(Case.id == case_id)
-            .options(joinedload(Case.tags))
-        )
+        session.execute(_CASE_AND_MEMBERSHIP, {"case_id": case_id, "user_id": principal.user_id})
         .unique()
         .first()
     )

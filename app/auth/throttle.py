@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import ScalarSelect, case, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, String, bindparam, case, literal, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.db import Database, dialect_insert, utcnow
 from app.errors import TooManyFailedAuthentications
@@ -22,6 +23,7 @@ from app.models.user import AuthFailureWindow
 MAX_FAILURES = 20
 WINDOW = timedelta(minutes=5)
 MAX_KEY = 100
+T = TypeVar("T")
 
 
 def client_key(address: str | None) -> str:
@@ -48,13 +50,19 @@ def refuse_if_over(
         raise TooManyFailedAuthentications(max(1, math.ceil((ends - now).total_seconds())))
 
 
-def window_of(key: str) -> tuple[ScalarSelect[int], ScalarSelect[datetime]]:
-    """The failure count and window start of `key`, as scalar subqueries (NULL if none)."""
-    where = AuthFailureWindow.client_key == key
+def _window_column(column: InstrumentedAttribute[T]) -> ScalarSelect[T]:
     return (
-        select(AuthFailureWindow.failures).where(where).scalar_subquery(),
-        select(AuthFailureWindow.window_start).where(where).scalar_subquery(),
+        select(column)
+        .where(AuthFailureWindow.client_key == bindparam("throttle_key", type_=String()))
+        .scalar_subquery()
     )
+
+
+# The failure count and window start of the `throttle_key` parameter's address, as scalar
+# subqueries (NULL if none) for authentication's query. Built once: a statement's cache key
+# is computed once per statement object, and this one runs on every request.
+WINDOW_FAILURES = _window_column(AuthFailureWindow.failures)
+WINDOW_START = _window_column(AuthFailureWindow.window_start)
 
 
 def record_failure(database: Database, key: str, now: datetime | None = None) -> None:

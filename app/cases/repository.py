@@ -10,7 +10,9 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Uuid,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -110,20 +112,22 @@ def case_counts(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     counts = {c: dict.fromkeys(COUNTED, 0) for c in case_ids}
     if not case_ids:
         return counts
-    # One statement, not four: every case read and list pays for these round trips.
-    grouped = union_all(
-        *(
-            select(literal(name, String()), column, func.count())
-            .where(column.in_(case_ids))
-            .group_by(column)
-            for name, column in (
-                ("witnesses", WitnessCase.case_id),
-                ("testimonies", Testimony.case_id),
-                ("site_visits", SiteVisitCase.case_id),
-                ("evidence", EvidenceItem.case_id),
-            )
-        )
-    )
-    for name, case_id, count in session.execute(grouped):
+    for name, case_id, count in session.execute(_COUNTS, {"case_ids": case_ids}):
         counts[case_id][name] = count
     return counts
+
+
+# One statement, not four (every case read and list pays for its round trips), built once.
+_COUNTS = union_all(
+    *(
+        select(literal(name, String()), column, func.count())
+        .where(column.in_(bindparam("case_ids", expanding=True, type_=Uuid())))
+        .group_by(column)
+        for name, column in (
+            ("witnesses", WitnessCase.case_id),
+            ("testimonies", Testimony.case_id),
+            ("site_visits", SiteVisitCase.case_id),
+            ("evidence", EvidenceItem.case_id),
+        )
+    )
+)
