@@ -8,12 +8,14 @@ Receive timeouts are shortened to a second here; their value is not what is test
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.auth.throttle import MAX_FAILURES
 from app.evidence import ingest
 from app.kit import routing
 from tests.evidence.support import BOUNDARY, MULTIPART, PROBLEM, Part, file_part
@@ -157,3 +159,36 @@ def test_an_upload_abandoned_halfway_leaves_nothing(
         time.sleep(0.5)  # let the server start writing, so that there is something to undo
     wait_until(lambda: _answered(live_server, 400))
     assert probes.state() == before
+
+
+def _guess() -> dict[str, str]:
+    return {"Authorization": "Bearer cf_" + secrets.token_urlsafe(32)[:43]}
+
+
+def test_token_guessing_is_throttled_on_every_kind_of_route(
+    client: TestClient, world: World, probes: Probes
+) -> None:
+    """tests/auth/test_throttle.py counts guesses on /cases; here they are spread over an
+    upload, a download, a bundle and a JSON write, and the 429 comes all the same; the count
+    of failures is all that a guess may store."""
+    guesses = [
+        ("POST", "/api/v1/uploads"),
+        ("GET", f"/api/v1/evidence/{world.evidence_id}/content"),
+        ("GET", f"/api/v1/cases/{world.case_id}/bundle"),
+        ("PATCH", f"/api/v1/cases/{world.case_id}"),
+        ("POST", EVIDENCE.format(case_id=world.case_id)),
+    ]
+    before = probes.state()
+    for attempt in range(MAX_FAILURES):
+        method, path = guesses[attempt % len(guesses)]
+        assert client.request(method, path, headers=_guess()).status_code == 401, path
+    for method, path in guesses:
+        refused = client.request(method, path, headers=_guess())
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == PROBLEM
+        assert int(refused.headers["retry-after"]) >= 1
+    rows, objects, temporary = probes.state()
+    assert {k: v for k, v in rows.items() if k != "auth_failures"} == {
+        k: v for k, v in before[0].items() if k != "auth_failures"
+    }
+    assert (objects, temporary) == before[1:]
