@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AnyHttpUrl, ConfigDict, Field, StringConstraints
@@ -164,10 +165,19 @@ class WithdrawRequest(InputSchema):
     reason: Annotated[LongText, StringConstraints(min_length=3, max_length=2000)]
 
 
+class IntegrityStatus(StrEnum):
+    """What re-reading an original found (an enum in the document, so clients compare members,
+    not strings)."""
+
+    INTACT = "intact"
+    ALTERED = "altered"
+    MISSING = "missing"
+
+
 class VerificationResult(ReadSchema):
     evidence_id: uuid.UUID
     exhibit_number: str
-    status: str = Field(description="intact, altered or missing")
+    status: IntegrityStatus
     expected_sha256: str
     found_sha256: str | None
     expected_size: int

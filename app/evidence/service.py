@@ -35,6 +35,7 @@ from app.evidence.schemas import (
     EvidenceMetadata,
     EvidenceRead,
     ExtractedMetadata,
+    IntegrityStatus,
     Provenance,
     VerificationResult,
     Withdrawal,
@@ -389,9 +390,13 @@ def record_verification(
 ) -> VerificationResult:
     sha256, size = found
     status = (
-        "missing"
+        IntegrityStatus.MISSING
         if sha256 is None
-        else ("intact" if (sha256, size) == (item.sha256, item.size) else "altered")
+        else (
+            IntegrityStatus.INTACT
+            if (sha256, size) == (item.sha256, item.size)
+            else IntegrityStatus.ALTERED
+        )
     )
     now = utcnow()
     audit.record(
@@ -404,7 +409,7 @@ def record_verification(
         case_id=item.case_id,
         payload={
             "exhibit_number": item.exhibit_number,
-            "status": status,
+            "status": status.value,
             "expected_sha256": item.sha256,
             "found_sha256": sha256,
             "found_size": size,
