@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
 )
 
@@ -69,6 +70,9 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(single_line),
 ]
+# JSON true or false only: lax pydantic also reads 0, 1, "yes" or "off" as booleans, and a
+# permission or consent flag must mean exactly what the client wrote.
+Flag = Annotated[bool, Field(strict=True)]
 LongText = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(multi_line)]
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only), AfterValidator(_as_utc)]
 PastUtcDatetime = Annotated[UtcDatetime, AfterValidator(_not_in_future)]

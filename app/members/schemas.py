@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from app.kit.schemas import InputSchema, ReadSchema
+from app.kit.schemas import Flag, InputSchema, ReadSchema
 from app.models.case import CaseRole
 
 
@@ -17,7 +17,7 @@ class MemberPut(InputSchema):
     )
 
     role: CaseRole
-    can_identify_witnesses: bool = Field(
+    can_identify_witnesses: Flag = Field(
         default=False, description="May see witnesses' real identities in this case."
     )
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
-from app.kit.schemas import InputSchema, ReadSchema, UtcDatetime, single_line
+from app.kit.schemas import Flag, InputSchema, ReadSchema, UtcDatetime, single_line
 from app.models.user import GlobalRole
 
 _NAME_SHAPE = re.compile(r"[^\W_][\w.\-]{0,63}")
@@ -56,7 +56,7 @@ class UserUpdate(InputSchema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}]})
 
     role: GlobalRole | None = None
-    active: bool | None = None
+    active: Flag | None = None
 
 
 class UserRead(ReadSchema):

@@ -13,6 +13,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from app.kit.schemas import (
+    Flag,
     InputSchema,
     Name,
     PastUtcDatetime,
@@ -24,8 +25,9 @@ from app.models.witness import ConsentMethod, RiskLevel
 Contact = Annotated[str, StringConstraints(max_length=1000), AfterValidator(multi_line)]
 Notes = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(multi_line)]
 Place = Annotated[str, StringConstraints(max_length=500), AfterValidator(multi_line)]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+# Strict: JSON `true` is not 1 (lax pydantic reads it so), nor the string "5" a number.
+Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 
 IDENTITY_FIELDS = ("full_name", "contact", "home_location", "identity_notes")
 
@@ -43,11 +45,11 @@ class HomeLocation(InputSchema):
 
 
 class Consent(InputSchema):
-    named_publicly: bool = Field(default=False, description="May be named in public reports.")
-    share_identity_with_courts: bool = Field(
+    named_publicly: Flag = Field(default=False, description="May be named in public reports.")
+    share_identity_with_courts: Flag = Field(
         default=False, description="Identity may be shared with courts and UN mechanisms."
     )
-    use_testimony_in_reports: bool = Field(
+    use_testimony_in_reports: Flag = Field(
         default=False, description="Testimony may be quoted in public reports."
     )
     obtained_at: PastUtcDatetime | None = Field(default=None, description="When consent was given.")
