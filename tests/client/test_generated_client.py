@@ -238,6 +238,11 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
     assert all(re.fullmatch(r"[0-9a-f]{64}", e.hash_) for e in custody.items)
     assert custody.next_cursor is None
 
+    verification = done.verification
+    assert verification.status is models.IntegrityStatus.INTACT
+    assert verification.found_sha256 == verification.expected_sha256 == item.sha256
+    assert verification.checked_at.tzinfo is not None
+
     counts = done.case_after.counts
     assert counts is not None
     assert (counts.witnesses, counts.testimonies, counts.site_visits, counts.evidence) == (

@@ -24,6 +24,7 @@ from casefile_client.api.evidence import (
     get_evidence_content,
     get_evidence_custody,
     upload_evidence,
+    verify_evidence,
 )
 from casefile_client.api.site_visits import create_site_visit
 from casefile_client.api.testimonies import create_testimony
@@ -60,6 +61,7 @@ from casefile_client.models import (
     UploadEvidenceBody,
     UserCreate,
     UserRead,
+    VerificationResult,
     VisitLocation,
     WitnessRegister,
 )
@@ -98,6 +100,7 @@ class Investigation:
     downloaded: bytes
     first_bytes: bytes
     custody: CustodyPage
+    verification: VerificationResult
     case_after: CaseRead
     reviewed: CaseRead
     found: CasePage
@@ -252,6 +255,8 @@ def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes
         custody = parsed(
             get_evidence_custody.sync_detailed(item.id, client=client), 200, CustodyPage
         )
+        checked = verify_evidence.sync_detailed(item.id, client=client)
+        verification = parsed(checked, 200, VerificationResult)
         case_after = parsed(get_case.sync_detailed(case.id, client=client), 200, CaseRead)
         reviewed, found = put_under_review(client, case)
         keys = parsed(list_signing_keys.sync_detailed(client=client), 200, SigningKeyList)
@@ -267,6 +272,7 @@ def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes
         downloaded=downloaded,
         first_bytes=first_bytes,
         custody=custody,
+        verification=verification,
         case_after=case_after,
         reviewed=reviewed,
         found=found,
