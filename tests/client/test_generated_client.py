@@ -259,6 +259,15 @@ def test_an_investigation_runs_end_to_end_through_the_generated_client(
     assert done.found.next_cursor is None
     _assert_bundle_verifies(done, tmp_path, {photo, wide_photo})
 
+    case_again, listed, custody_again = workflow.read_back_concurrently(
+        live_server.url, done.token, done
+    )
+    assert case_again.status is models.CaseStatus.UNDER_REVIEW
+    assert case_again.id == case.id
+    assert len(listed.items) == 1
+    assert listed.next_cursor is not None  # two items, one per page
+    assert [e.hash_ for e in custody_again.items][:3] == [e.hash_ for e in custody.items]
+
 
 def test_refusals_come_out_as_typed_problems(
     generated: GeneratedClient, live_server: LiveServer, admin: Actor, db: DatabaseProbe

@@ -8,6 +8,7 @@ usable, not just importable.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import uuid
@@ -23,6 +24,7 @@ from casefile_client.api.evidence import (
     get_evidence,
     get_evidence_content,
     get_evidence_custody,
+    list_case_evidence,
     upload_evidence,
     verify_evidence,
 )
@@ -43,6 +45,7 @@ from casefile_client.models import (
     CreateUploadTusResumable,
     CustodyPage,
     EvidenceKind,
+    EvidencePage,
     EvidenceRead,
     GetUploadOffsetTusResumable,
     GlobalRole,
@@ -106,6 +109,7 @@ class Investigation:
     found: CasePage
     keys: SigningKeyList
     bundle: bytes
+    token: str
 
 
 def enrol_investigator(admin: AuthenticatedClient, name: str) -> tuple[UserRead, str]:
@@ -278,7 +282,30 @@ def investigate(base_url: str, admin_token: str, photo: bytes, wide_photo: bytes
         found=found,
         keys=keys,
         bundle=bundle,
+        token=token,
     )
+
+
+def read_back_concurrently(
+    base_url: str, token: str, investigation: Investigation
+) -> tuple[CaseRead, EvidencePage, CustodyPage]:
+    """The same reads through the generated asyncio functions, all at once on one client."""
+
+    async def read() -> tuple[CaseRead, EvidencePage, CustodyPage]:
+        case_id, item_id = investigation.case.id, investigation.photo.id
+        async with connect(base_url, token) as client:
+            case, listed, custody = await asyncio.gather(
+                get_case.asyncio_detailed(case_id, client=client),
+                list_case_evidence.asyncio_detailed(case_id, client=client, limit=1),
+                get_evidence_custody.asyncio_detailed(item_id, client=client),
+            )
+        return (
+            parsed(case, 200, CaseRead),
+            parsed(listed, 200, EvidencePage),
+            parsed(custody, 200, CustodyPage),
+        )
+
+    return asyncio.run(read())
 
 
 @dataclass(frozen=True)
