@@ -153,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.kit.server import uvicorn_options
     from app.logs import configure_logging, logging_config
     from app.main import create_app
 
@@ -175,6 +176,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "port": args.port,
         "log_config": logging_config(),
         "access_log": False,
+        **uvicorn_options(),
     }
     if args.workers > 1:
         # Each worker builds its own app from the same environment.
