@@ -7,6 +7,7 @@ not; a 100 KB query string also goes through uvicorn on a real socket.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
@@ -15,8 +16,16 @@ from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
 from app.kit.routing import iter_api_routes
+from app.kit.server import MAX_HEAD_BYTES
 from tests.fixtures.api import LiveServer
-from tests.hostile.support import Probes, World, assert_refused, raw_request, request_head
+from tests.hostile.support import (
+    Probes,
+    RawAnswer,
+    World,
+    assert_refused,
+    raw_request,
+    request_head,
+)
 
 HUGE = "9" * 40
 KB_60 = "x" * 60_000  # httpx refuses URLs past 64 KiB; 100 KB goes by socket, below
@@ -120,14 +129,56 @@ def test_a_60_kb_query_string_through_uvicorn_is_a_problem(
     assert answer.headers.get("content-type") == "application/problem+json", answer.headers
 
 
-def test_a_100_kb_request_target_is_refused_by_the_http_server(
+GARBAGE = {
+    "100 KB request line": "GET /api/v1/cases?q=" + "x" * 100_000 + " HTTP/1.1",
+    "not HTTP": "HELLO /api/v1/cases SMTP/2",
+    "NUL in the path": "GET /api/v1/cases\x00 HTTP/1.1",
+}
+
+
+@pytest.mark.parametrize("head", list(GARBAGE.values()), ids=list(GARBAGE))
+def test_what_the_http_parser_refuses_is_a_problem_too(
+    live_server: LiveServer, world: World, probes: Probes, head: str
+) -> None:
+    """Past 64 KiB, or not HTTP at all, uvicorn's parser refuses the request before the app
+    sees it; `casefile serve` gives it a protocol that answers that 400 as a problem too (it
+    was text/plain)."""
+    before = probes.state()
+    request = head.encode("latin-1") + f"\r\nAuthorization: Bearer {world.admin.token}".encode()
+    answer = raw_request(live_server.port, request + b"\r\nHost: 127.0.0.1", timeout=10)
+    _assert_closing_problem(answer, 400)
+    assert probes.state() == before
+
+
+def test_headers_past_a_mebibyte_are_refused_with_431(
     live_server: LiveServer, world: World, probes: Probes
 ) -> None:
-    """Past 64 KiB uvicorn's parser refuses the request line itself, before the app: a 400
-    that closes the connection, but text/plain (the one answer here that is not a problem)."""
+    """uvicorn kept a request's headers in memory however long they grew (20 MB were read and
+    answered with 200): now the head is cut off past 1 MiB."""
     before = probes.state()
-    head = request_head("GET", "/api/v1/cases?q=" + "x" * 100_000, world.admin)
+    padding = "X-Padding: " + "x" * (MAX_HEAD_BYTES + 64 * 1024)
+    head = request_head("GET", "/api/v1/cases", world.admin, padding)
     answer = raw_request(live_server.port, head, timeout=10)
-    assert answer.status == 400
-    assert answer.headers.get("connection") == "close"
+    _assert_closing_problem(answer, 431)
     assert probes.state() == before
+
+
+def test_long_heads_within_the_bound_and_big_bodies_are_served(
+    live_server: LiveServer, world: World
+) -> None:
+    """The bound counts the head only: 900 KB of headers are served, and a body three times
+    the bound reaches the app (whose own JSON limit answers it), not cut off as a head."""
+    padding = "X-Padding: " + "x" * 900_000
+    head = request_head("GET", f"/api/v1/cases/{world.case_id}", world.admin, padding)
+    assert raw_request(live_server.port, head, timeout=10).status == 200
+    body = b"x" * (3 * MAX_HEAD_BYTES)
+    head = request_head("POST", "/api/v1/cases", world.admin, f"Content-Length: {len(body)}")
+    answer = raw_request(live_server.port, head + b"\r\nContent-Type: application/json", body)
+    assert answer.status == 413
+
+
+def _assert_closing_problem(answer: RawAnswer, status: int) -> None:
+    assert answer.status == status, answer
+    assert answer.headers.get("content-type") == "application/problem+json"
+    assert answer.headers.get("connection") == "close"
+    assert json.loads(answer.body)["status"] == status
