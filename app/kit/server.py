@@ -1,13 +1,15 @@
-"""uvicorn's HTTP protocol with a bound on request heads and problem+json for what it refuses.
+"""uvicorn's HTTP protocol with bounds on request heads and problem+json for what it refuses.
 
-Two gaps below the app, where no exception handler reaches: uvicorn's httptools protocol keeps
-a request's headers in memory however long they grow (a 20 MB header was read and answered),
-and the requests its parser refuses (a request line past 64 KiB, bytes that are not HTTP) got a
-bare `text/plain` 400, where clients and the API contract expect RFC 9457 problems.
+Gaps below the app, where no exception handler reaches: uvicorn's httptools protocol keeps a
+request's headers in memory however long they grow (a 20 MB header was read and answered) and
+waits for them however slowly they come (idle new connections included); the requests its
+parser refuses (a request line past 64 KiB, bytes that are not HTTP) got a bare `text/plain`
+400, where clients and the API contract expect RFC 9457 problems.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -19,20 +21,55 @@ from app.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 # being received: a read that also carries the start of the body counts whole (at most 256 KiB).
 MAX_HEAD_BYTES = 1024 * 1024
 
-_REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
+# A connection must deliver each request head within this time (slow loris: uvicorn waits for
+# a head for ever, idle new connections included, holding a socket each).
+HEAD_TIMEOUT_S = 30.0
+
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+}
+_SLUGS = {400: "malformed-request", 408: "request-timeout", 431: "head-too-large"}
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
     _in_head = True
     _head_bytes = 0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True  # the count is not reset here: this read is already counted
+        self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
+        self._cancel_head_timer()
         super().on_headers_complete()
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            detail = f"The request head did not arrive within {HEAD_TIMEOUT_S:.0f} s."
+            self._send_problem(408, detail)
 
     def data_received(self, data: bytes) -> None:
         # Counted before parsing, so the parser never holds more than the bound and one read.
