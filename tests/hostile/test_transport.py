@@ -7,6 +7,8 @@ Receive timeouts are shortened to a second here; their value is not what is test
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import secrets
 import socket
@@ -17,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.auth.throttle import MAX_FAILURES
 from app.evidence import ingest
-from app.kit import routing
+from app.kit import routing, server
 from tests.evidence.support import BOUNDARY, MULTIPART, PROBLEM, Part, file_part
 from tests.fixtures.api import LiveServer
 from tests.hostile.support import (
@@ -192,3 +194,37 @@ def test_token_guessing_is_throttled_on_every_kind_of_route(
         k: v for k, v in before[0].items() if k != "auth_failures"
     }
     assert (objects, temporary) == before[1:]
+
+
+@pytest.mark.parametrize(
+    "trickle",
+    [b"", b"GET /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nX-"],
+    ids=["silent", "a byte at a time"],
+)
+def test_a_request_head_that_never_ends_is_dropped_with_408(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, trickle: bytes
+) -> None:
+    """Slow loris on the head: a connection that sends nothing, or a head a byte at a time,
+    is answered 408 and closed once the head timeout has passed since it began; uvicorn
+    alone held such connections for ever. Trickling bytes does not restart the clock."""
+    monkeypatch.setattr(server, "HEAD_TIMEOUT_S", 1.0)
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(trickle)
+        sock.setblocking(False)
+        received = b""
+        while b"\r\n\r\n" not in received and time.monotonic() - started < 8:
+            if trickle:
+                with contextlib.suppress(OSError):
+                    sock.send(b"a")  # one more byte of an endless header value
+            time.sleep(0.2)
+            try:
+                received += sock.recv(65536)
+            except BlockingIOError:
+                continue
+        elapsed = time.monotonic() - started
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), received[:200]
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["status"] == 408
+    assert 0.9 < elapsed < 5
