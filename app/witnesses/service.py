@@ -331,7 +331,11 @@ def update_witness(
         if identity_changed:
             _seal(witness, identity, keyring)
     if "consent" in sent:
-        merged = {**_consent(witness).model_dump(), **sent["consent"]}
+        # Merge patch (RFC 7396): null removes the record, leaving consent to nothing, as a
+        # newly registered witness has; the change is audited like any other.
+        merged: dict[str, Any] = {}
+        if sent["consent"] is not None:
+            merged = {**_consent(witness).model_dump(), **sent["consent"]}
         try:
             _apply_consent(witness, Consent.model_validate(merged))
         except ValidationError as exc:
