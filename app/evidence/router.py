@@ -360,7 +360,9 @@ def withdraw_evidence(
     if_match: IfMatch = None,
 ) -> Response:
     item, access = _item_access(session, principal, evidence_id, CasePermission.EDIT)
-    if if_match is not None:
+    # Optional here: an empty If-Match lists no tags (RFC 9110 #list), so it is no condition,
+    # not a missing one (428 is for PATCH, where the header is required).
+    if if_match is not None and if_match.strip():
         require_match(if_match, etag_for(item.version))
     item = service.withdraw(session, access=access, item=item, reason=body.reason)
     return json_response(service.read(item), etag=etag_for(item.version))
