@@ -62,11 +62,11 @@ def fuzz_settings(
 def world(fuzz_settings: Settings) -> Iterator[World]:
     from app.main import create_app
 
-    admin = bootstrap_admin(fuzz_settings)
+    admin, admin_token = bootstrap_admin(fuzz_settings)
     server = LiveServer(create_app(fuzz_settings))
     server.start()
     try:
-        yield seed(server.url, admin)
+        yield seed(server.url, admin, admin_token)
     finally:
         server.stop()
 

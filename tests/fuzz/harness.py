@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import hypothesis
 import requests
 import schemathesis
 from hypothesis import strategies as st
@@ -39,11 +40,28 @@ schemathesis.openapi.media_type(
 )
 
 
-def load_config() -> schemathesis.Config:
+def config_data() -> dict[str, Any]:
     data = tomllib.loads(CONFIG.read_text())
     if more := os.environ.get(MAX_EXAMPLES_VARIABLE):
         data.setdefault("generation", {})["max-examples"] = int(more)
-    return schemathesis.Config.from_dict(data, base_dir=str(CONFIG.parent))
+    return data
+
+
+def load_config() -> schemathesis.Config:
+    return schemathesis.Config.from_dict(config_data(), base_dir=str(CONFIG.parent))
+
+
+def stateful_settings() -> hypothesis.settings:
+    """Hypothesis settings for the state machine, from the same configuration file."""
+    data = config_data()
+    return hypothesis.settings(
+        max_examples=data["generation"]["max-examples"],
+        stateful_step_count=data["phases"]["stateful"]["max-steps"],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
 
 
 def openapi_document() -> dict[str, Any]:
@@ -101,17 +119,33 @@ def _resource_path(case: Case) -> str:
 def send(case: Case, world: World, actor: Actor, session: requests.Session, db: Engine) -> None:
     """Send one generated case as `actor` and run every check on the answer."""
     aim(case, world)
-    if_match = case.headers.get("If-Match") if case.headers else None
-    # Three in four If-Match values become the resource's current ETag, so that PATCH and
-    # withdraw get past the precondition into their real code; the rest stay stale (412).
-    if isinstance(if_match, str) and zlib.crc32(if_match.encode()) % 4:
-        answer = httpx.get(world.url + _resource_path(case), headers=actor.headers, timeout=30)
-        if answer.status_code == 200 and "ETag" in answer.headers:
-            case.headers["If-Match"] = answer.headers["ETag"]
+    prepare(case, world, actor)
     try:
         case.call_and_validate(base_url=world.url, session=session, headers=actor.headers)
     finally:
         forget_failed_authentications(db)
+
+
+def prepare(case: Case, world: World, actor: Actor) -> None:
+    """Last touches before a case is sent (also by the state machine, whose ids come from
+    earlier answers): the actor never changes its own account or revokes its own token (it
+    would lock itself out for the rest of the run), and If-Match is often current."""
+    parameters = case.path_parameters or {}
+    if case.method == "PATCH" and parameters.get("user_id") == actor.id:
+        parameters["user_id"] = world.ids["user_id"][-1]
+    if parameters.get("token_id") in world.own_tokens:
+        parameters["token_id"] = world.ids["token_id"][0]
+    use_current_etag(case, world, actor)
+
+
+def use_current_etag(case: Case, world: World, actor: Actor) -> None:
+    """Three in four If-Match values become the resource's current ETag, so that PATCH and
+    withdraw get past the precondition into their real code; the rest stay stale (412)."""
+    if_match = case.headers.get("If-Match") if case.headers else None
+    if isinstance(if_match, str) and zlib.crc32(if_match.encode()) % 4:
+        answer = httpx.get(world.url + _resource_path(case), headers=actor.headers, timeout=30)
+        if answer.status_code == 200 and "ETag" in answer.headers:
+            case.headers["If-Match"] = answer.headers["ETag"]
 
 
 def forget_failed_authentications(db: Engine) -> None:

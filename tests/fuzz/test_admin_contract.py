@@ -6,11 +6,12 @@ users, cases and witnesses, patching with the right ETag, uploading evidence, bu
 
 from __future__ import annotations
 
+import httpx2 as httpx
 import requests
 import schemathesis
 from sqlalchemy import Engine
 
-from tests.fuzz.harness import load_schema, send
+from tests.fuzz.harness import load_schema, openapi_document, send
 from tests.fuzz.world import World
 
 schema = load_schema()
@@ -21,3 +22,10 @@ def test_admin(
     case: schemathesis.Case, world: World, http_session: requests.Session, fuzz_db: Engine
 ) -> None:
     send(case, world, world.admin, http_session, fuzz_db)
+
+
+def test_served_document_is_the_fuzzed_one(world: World) -> None:
+    """The schema above is built from the app without serving it; this is what it serves."""
+    served = httpx.get(f"{world.url}/openapi.json", timeout=30)
+    assert served.status_code == 200
+    assert served.json() == openapi_document()

@@ -230,3 +230,49 @@ def test_flags_are_json_booleans(
     )
     assert [a.status_code for a in refused] == [422] * len(refused), [a.text for a in refused]
     assert db.fingerprint() == before
+
+
+def test_witness_consent_null_is_withdrawn_consent(
+    client: TestClient, admin: Actor, make_case: Callable[..., dict[str, Any]]
+) -> None:
+    """Finding: PATCH /witnesses/{id} with `"consent": null` was a 500 (the merge read null
+    as a mapping). Null removes the record (RFC 7396): consent to nothing, as at registration."""
+    case = make_case(admin)
+    consent = {"named_publicly": True, "share_identity_with_courts": True}
+    witness = client.post(
+        f"/api/v1/cases/{case['id']}/witnesses",
+        json={"full_name": "Anahit Gevorgyan", "consent": consent},
+        headers=admin.headers,
+    )
+    assert witness.status_code == 201, witness.text
+    answer = client.patch(
+        f"/api/v1/witnesses/{witness.json()['id']}",
+        json={"consent": None, "home_location": None},
+        headers={**admin.headers, "If-Match": witness.headers["ETag"]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["consent"]["named_publicly"] is False
+    assert answer.json()["consent"]["share_identity_with_courts"] is False
+    audit = client.get(f"/api/v1/cases/{case['id']}/audit", headers=admin.headers)
+    assert audit.json()["items"][-1]["action"] == "witness.updated"
+
+
+def test_an_empty_if_match_on_withdraw_is_no_condition(
+    client: TestClient, admin: Actor, make_case: Callable[..., dict[str, Any]]
+) -> None:
+    """Finding: withdrawing evidence with an empty If-Match was a 428, a status its route did
+    not list (If-Match is optional there); an empty header lists no tags, so no condition."""
+    case = make_case(admin)
+    item = client.post(
+        f"/api/v1/cases/{case['id']}/evidence",
+        files={"file": ("notes.txt", b"Field notes.\n", "text/plain")},
+        headers=admin.headers,
+    )
+    assert item.status_code == 201, item.text
+    url = f"/api/v1/evidence/{item.json()['id']}/withdraw"
+    reason = {"reason": "Uploaded to the wrong case."}
+    stale = client.post(url, json=reason, headers={**admin.headers, "If-Match": '"0"'})
+    assert stale.status_code == 412, stale.text
+    answer = client.post(url, json=reason, headers={**admin.headers, "If-Match": ""})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["withdrawn"]["reason"] == reason["reason"]

@@ -33,10 +33,13 @@ class World:
     admin: Actor
     member: Actor
     ids: dict[str, list[str]] = field(default_factory=dict)
+    # The fuzzing actors' own token ids: revoking them would end the run's authentication.
+    own_tokens: frozenset[str] = frozenset()
 
 
-def bootstrap_admin(settings: Settings) -> Actor:
-    """The first admin, made as `casefile serve` makes it on an empty database."""
+def bootstrap_admin(settings: Settings) -> tuple[Actor, str]:
+    """The first admin, made as `casefile serve` makes it on an empty database, and its
+    token's id."""
     signer = load_or_create_signer(settings.signing_key_file)
     database = create_database(settings.database_url, signer=signer)
     try:
@@ -45,7 +48,8 @@ def bootstrap_admin(settings: Settings) -> Actor:
             issued = users_service.bootstrap_admin(session)
             assert issued is not None
             user = users_service.get_user(session, issued.token.user_id)
-            return Actor(id=str(user.id), name=user.name, role="admin", token=issued.secret)
+            actor = Actor(id=str(user.id), name=user.name, role="admin", token=issued.secret)
+            return actor, str(issued.token.id)
     finally:
         database.dispose()
 
@@ -67,10 +71,10 @@ def _metadata(**values: str) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
 
 
-def seed(url: str, admin: Actor) -> World:
+def seed(url: str, admin: Actor, admin_token: str) -> World:
     """Fill a fresh app with one of everything, through its API, as its admin."""
     with httpx.Client(base_url=url, headers=admin.headers, timeout=60) as http:
-        member, _ = _user(http, admin, "viewer", "fuzz-viewer")
+        member, member_token = _user(http, admin, "viewer", "fuzz-viewer")
         spare, spare_token = _user(http, admin, "investigator", "fuzz-spare")
         case = _created(http.post("/api/v1/cases", json=MARTUNI))["id"]
         other = _created(http.post("/api/v1/cases", json=GANJA))["id"]
@@ -127,4 +131,5 @@ def seed(url: str, admin: Actor) -> World:
             "evidence_id": [evidence],
             "upload_id": [upload.headers["Location"].rsplit("/", 1)[-1]],
         },
+        own_tokens=frozenset({admin_token, member_token}),
     )
