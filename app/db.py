@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, Uuid, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -179,11 +181,15 @@ def own_transactions(endpoint: F) -> F:
     return endpoint
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session; commit if the endpoint succeeded, else roll back.
 
     Declared with scope="function" so the commit happens before the response is sent: a client
     never sees a success for a change that then failed to commit.
+
+    An async generator: making a session does no I/O (it connects on its first query), so only
+    the end, which talks to the database, goes to a worker thread. A sync generator would cost
+    two thread-pool hops per request, start and end.
     """
     database: Database = request.app.state.database
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
@@ -191,13 +197,25 @@ def get_session(request: Request) -> Iterator[Session]:
         request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False)
     ) or getattr(endpoint, _OWN_TRANSACTIONS_MARK, False)
     factory = database.read_sessions if reads_only else database.write_sessions
-    with factory() as session:
-        try:
-            yield session
-        except BaseException:
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a cancelled request still gives back its connection
+            await run_in_threadpool(_finish, session, commit=False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_finish, session, commit=True)
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
             session.rollback()
-            raise
-        session.commit()
+    finally:
+        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
