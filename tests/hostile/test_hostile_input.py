@@ -32,7 +32,6 @@ from tests.hostile.support import (
     write_headers,
 )
 
-ROUTES = [pytest.param(route, id=route.name) for route in JSON_WRITES]
 DEPTH = 10_000
 CONVERTER = re.compile(r"\{(\w+):\w+\}")  # {user_id:uuid} is {user_id} in the table
 TOO_LARGE = "urn:casefile:problem:payload-too-large"
@@ -49,41 +48,43 @@ def test_the_sweep_covers_every_json_write_route(app: FastAPI) -> None:
     assert served == {route.name for route in JSON_WRITES}
 
 
-@pytest.mark.parametrize("route", ROUTES)
 def test_the_valid_body_with_line_breaks_in_long_texts_is_accepted(
-    client: TestClient, world: World, route: JsonWrite
+    client: TestClient, world: World, subtests: pytest.Subtests
 ) -> None:
     """The baseline every refusal below differs from in one hostile part only; long texts
     keep line breaks and tabs exactly as sent."""
-    body = route.body(world)
-    for field, kind in route.texts.items():
-        if kind == "multi":
-            body = with_value(body, field, "first line\n\tsecond\r\nthird")
-    headers = write_headers(client, world.admin, route, world)
-    answer = send_json(client, route, world, headers, encode(body))
-    assert answer.status_code in (200, 201), answer.text
+    for route in JSON_WRITES:
+        with subtests.test(route.name):
+            body = route.body(world)
+            for field, kind in route.texts.items():
+                if kind == "multi":
+                    body = with_value(body, field, "first line\n\tsecond\r\nthird")
+            headers = write_headers(client, world.admin, route, world)
+            answer = send_json(client, route, world, headers, encode(body))
+            assert answer.status_code in (200, 201), answer.text
 
 
-@pytest.mark.parametrize("route", ROUTES)
 def test_control_characters_in_any_text_field_are_refused(
-    client: TestClient, world: World, probes: Probes, route: JsonWrite
+    client: TestClient, world: World, probes: Probes, subtests: pytest.Subtests
 ) -> None:
     """NUL, C0, DEL, C1 and lone surrogates are refused in every text field, and line breaks in
     one-line fields: 422 naming the field, nothing stored. Refused, not stripped: evidence text
     is kept as sent or not at all."""
-    headers = write_headers(client, world.admin, route, world)
-    before = probes.state()
-    body = route.body(world)
-    for field, kind in route.texts.items():
-        original = str(value_at(body, field))
-        hostile = CONTROLS if kind == "multi" else CONTROLS + LINE_BREAKS
-        for char in hostile:
-            value = original[:2] + char + original[2:]
-            raw = encode(with_value(body, field, value))
-            answer = send_json(client, route, world, headers, raw)
-            problem = assert_refused(answer, 422)
-            assert field in {e["field"] for e in problem["errors"]}, (field, repr(char), problem)
-    assert probes.state() == before
+    for route in JSON_WRITES:
+        headers = write_headers(client, world.admin, route, world)
+        before = probes.state()
+        body = route.body(world)
+        for field, kind in route.texts.items():
+            original = str(value_at(body, field))
+            hostile = CONTROLS if kind == "multi" else CONTROLS + LINE_BREAKS
+            with subtests.test(f"{route.name}: {field}"):
+                for char in hostile:
+                    value = original[:2] + char + original[2:]
+                    raw = encode(with_value(body, field, value))
+                    problem = assert_refused(send_json(client, route, world, headers, raw), 422)
+                    assert field in {e["field"] for e in problem["errors"]}, (repr(char), problem)
+        with subtests.test(f"{route.name}: nothing stored"):
+            assert probes.state() == before
 
 
 def _nested_objects(depth: int) -> bytes:
@@ -134,37 +135,30 @@ def _hostile_bodies(route: JsonWrite, world: World) -> dict[str, tuple[bytes, st
     return bodies
 
 
-@pytest.mark.parametrize("route", ROUTES)
 def test_malformed_and_oversized_bodies_are_refused(
-    client: TestClient,
-    world: World,
-    probes: Probes,
-    route: JsonWrite,
-    subtests: pytest.Subtests,
+    client: TestClient, world: World, probes: Probes, subtests: pytest.Subtests
 ) -> None:
-    headers = write_headers(client, world.admin, route, world)
-    before = probes.state()
-    for label, (raw, content_type, problem_type) in _hostile_bodies(route, world).items():
-        with subtests.test(label):
-            answer = send_json(client, route, world, headers, raw, content_type)
-            problem: dict[str, Any] = assert_refused(answer)
-            if problem_type is not None:
-                assert problem["type"] == problem_type, problem
-            assert "NESTED" not in answer.text
-    assert probes.state() == before
+    for route in JSON_WRITES:
+        headers = write_headers(client, world.admin, route, world)
+        before = probes.state()
+        for label, (raw, content_type, problem_type) in _hostile_bodies(route, world).items():
+            with subtests.test(f"{route.name}: {label}"):
+                answer = send_json(client, route, world, headers, raw, content_type)
+                problem: dict[str, Any] = assert_refused(answer)
+                if problem_type is not None:
+                    assert problem["type"] == problem_type, problem
+                assert "NESTED" not in answer.text
+        with subtests.test(f"{route.name}: chunked, 3 MB"):
+            _assert_chunked_body_refused(client, route, world, headers)
+        with subtests.test(f"{route.name}: nothing stored"):
+            assert probes.state() == before
 
 
-@pytest.mark.parametrize("route", ROUTES)
-def test_a_chunked_body_past_the_limit_is_a_413(
-    client: TestClient, world: World, probes: Probes, route: JsonWrite
+def _assert_chunked_body_refused(
+    client: TestClient, route: JsonWrite, world: World, headers: dict[str, str]
 ) -> None:
     """Without a Content-Length the limit is enforced while reading: still a 413 problem (it
     was a bare 400 "error parsing the body" when FastAPI's parser met the limit first)."""
-    headers = {
-        **write_headers(client, world.admin, route, world),
-        "Content-Type": "application/json",
-    }
-    before = probes.state()
 
     def chunks() -> Iterator[bytes]:
         yield b'{"x": "'
@@ -172,8 +166,8 @@ def test_a_chunked_body_past_the_limit_is_a_413(
             yield b"x" * 1024 * 1024
         yield b'"}'
 
-    answer = client.request(route.method, route.path(world), content=chunks(), headers=headers)
+    sent = {**headers, "Content-Type": "application/json"}
+    answer = client.request(route.method, route.path(world), content=chunks(), headers=sent)
     assert "content-length" not in answer.request.headers
     problem = assert_refused(answer, 413)
     assert problem["type"] == TOO_LARGE
-    assert probes.state() == before
