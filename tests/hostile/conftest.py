@@ -15,7 +15,8 @@ from app.kit.server import uvicorn_options
 from app.main import create_app
 from tests.evidence.support import StoreProbe, upload
 from tests.fixtures.api import MARTUNI, Actor, DatabaseProbe, LiveServer, MakeUser
-from tests.hostile.support import Probes, World
+from tests.hostile.routes import World
+from tests.hostile.support import Probes
 
 
 @pytest.fixture

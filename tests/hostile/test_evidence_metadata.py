@@ -19,14 +19,8 @@ from tests.evidence.support import (
     multipart,
     post_body,
 )
-from tests.hostile.support import (
-    CONTROLS,
-    LINE_BREAKS,
-    Probes,
-    TextKind,
-    World,
-    assert_refused,
-)
+from tests.hostile.routes import CONTROLS, LINE_BREAKS, TextKind, World
+from tests.hostile.support import Probes, assert_refused
 from tests.uploads.support import TUS, metadata_header
 
 FIELDS: dict[str, TextKind] = {

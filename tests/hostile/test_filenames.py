@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from tests.evidence.support import BOUNDARY, PROBLEM, Part, post_body
 from tests.fixtures.api import LiveServer
-from tests.hostile.support import Probes, World, raw_request, request_head
+from tests.hostile.routes import World
+from tests.hostile.support import Probes, raw_request, request_head
 from tests.uploads.support import OCTETS, TUS, metadata_header
 
 INJECTED = "X-Injected"

@@ -17,20 +17,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.kit.routing import iter_api_routes
-from tests.hostile.support import (
+from tests.hostile.routes import (
     CONTROLS,
     JSON_WRITES,
     LINE_BREAKS,
     JsonWrite,
-    Probes,
     World,
-    assert_refused,
     encode,
-    send_json,
     value_at,
     with_value,
-    write_headers,
 )
+from tests.hostile.support import Probes, assert_refused, send_json, write_headers
 
 DEPTH = 10_000
 CONVERTER = re.compile(r"\{(\w+):\w+\}")  # {user_id:uuid} is {user_id} in the table

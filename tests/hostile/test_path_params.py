@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.kit.routing import iter_api_routes
-from tests.hostile.support import Probes, World, assert_refused
+from tests.hostile.routes import World
+from tests.hostile.support import Probes, assert_refused
 
 HOSTILE_IDS = {
     "traversal": "..%2F..%2F..%2Fetc%2Fpasswd",

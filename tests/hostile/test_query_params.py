@@ -18,14 +18,8 @@ from fastapi.testclient import TestClient
 from app.kit.routing import iter_api_routes
 from app.kit.server import MAX_HEAD_BYTES
 from tests.fixtures.api import LiveServer
-from tests.hostile.support import (
-    Probes,
-    RawAnswer,
-    World,
-    assert_refused,
-    raw_request,
-    request_head,
-)
+from tests.hostile.routes import World
+from tests.hostile.support import Probes, RawAnswer, assert_refused, raw_request, request_head
 
 HUGE = "9" * 40
 KB_60 = "x" * 60_000  # httpx refuses URLs past 64 KiB; 100 KB goes by socket, below

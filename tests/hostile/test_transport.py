@@ -22,12 +22,9 @@ from app.evidence import ingest
 from app.kit import routing, server
 from tests.evidence.support import BOUNDARY, MULTIPART, PROBLEM, Part, file_part
 from tests.fixtures.api import LiveServer
+from tests.hostile.routes import JSON_WRITES, JsonWrite, World, encode
 from tests.hostile.support import (
-    JSON_WRITES,
-    JsonWrite,
     Probes,
-    World,
-    encode,
     raw_request,
     read_answer,
     request_head,
