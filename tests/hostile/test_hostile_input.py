@@ -1,6 +1,6 @@
 """Hostile JSON bodies, swept over every JSON write route (inventory: docs/operations.md).
 
-Every route of `support.JSON_WRITES` (checked against the app's route table) gets: control
+Every route of `routes.JSON_WRITES` (checked against the app's route table) gets: control
 characters and lone surrogates in each of its text fields, JSON nested 10,000 deep, a body of
 several MB, invalid UTF-8, big numbers, and the wrong Content-Type. Each is a 4xx
 application/problem+json, and the database and the object store are exactly as before.
