@@ -60,6 +60,8 @@ class Case(Base):
         Index("ix_cases_created_id", "created_at", "id"),
         Index("ix_cases_occurred_at", "occurred_at"),
         Index("ix_cases_status", "status"),
+        # Bounding-box filters (migration 0008).
+        Index("ix_cases_lat_lon", "latitude", "longitude"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
