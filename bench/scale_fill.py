@@ -51,10 +51,10 @@ STEPS: list[tuple[str, str]] = [
             timestamptz '2014-01-01' + (c.n * interval '1 hour') * 1.05,
             'Place ' || (c.n % 5000), 'AZ', 'Region ' || (c.n % 40),
             -- Most cases in the region of the conflict, one in ten spread worldwide.
-            CASE WHEN c.n % 10 = 0 THEN -80 + (c.n * 7919 % 16000) / 100.0
-                 ELSE 38.5 + (c.n * 7919 % 250) / 100.0 END,
-            CASE WHEN c.n % 10 = 0 THEN -170 + (c.n * 104729 % 34000) / 100.0
-                 ELSE 45.0 + (c.n * 104729 % 350) / 100.0 END,
+            CASE WHEN c.n % 10 = 0 THEN -80 + (c.n::bigint * 7919 % 16000) / 100.0
+                 ELSE 38.5 + (c.n::bigint * 7919 % 250) / 100.0 END,
+            CASE WHEN c.n % 10 = 0 THEN -170 + (c.n::bigint * 104729 % 34000) / 100.0
+                 ELSE 45.0 + (c.n::bigint * 104729 % 350) / 100.0 END,
             (ARRAY['Smerch MLRS', 'BM-21 Grad', 'cluster munition', 'loitering munition'])
               [1 + c.n % 4],
             'Party ' || (c.n % 3), c.n % 7, c.n % 23,
