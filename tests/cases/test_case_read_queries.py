@@ -1,0 +1,75 @@
+"""Reading a case costs a fixed, small number of statements: it runs on nearly every request,
+and on PostgreSQL each statement is a round trip (bench/RESULTS.md: load). The token with the
+throttle window, the case with its tags and the caller's membership, its four counts: three
+statements, whatever the number of tags, members or items. These tests count what the app's
+own engine executes, so that a change that brings back per-request queries fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.fixtures.api import Actor
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SELECT 1")
+
+
+@pytest.fixture
+def statements(app: FastAPI, client: TestClient) -> Iterator[list[str]]:
+    """Every statement the app's engine runs while the test reads, bar transaction control."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            seen.append(statement)
+
+    engine = app.state.database.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_case_read_is_three_statements_however_much_it_holds(
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+    add_member: Callable[..., None],
+    statements: list[str],
+) -> None:
+    lead = make_user("investigator")
+    viewer = make_user("viewer")
+    case = make_case(lead, tags=["missile", "school", "night", "shelter"])
+    add_member(case["id"], viewer, "viewer")
+    witness = client.post(
+        f"/api/v1/cases/{case['id']}/witnesses", json={"full_name": "A"}, headers=lead.headers
+    )
+    assert witness.status_code == 201, witness.text
+
+    for reader in (lead, viewer):
+        statements.clear()
+        answer = client.get(f"/api/v1/cases/{case['id']}", headers=reader.headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["counts"]["witnesses"] == 1
+        assert len(answer.json()["tags"]) == 4
+        assert len(statements) == 3, "\n\n".join(statements)
+
+
+def test_a_refused_case_read_stops_after_the_case_lookup(
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+    statements: list[str],
+) -> None:
+    lead = make_user("investigator")
+    outsider = make_user("investigator")
+    case = make_case(lead)
+    statements.clear()
+    answer = client.get(f"/api/v1/cases/{case['id']}", headers=outsider.headers)
+    assert answer.status_code == 404
+    assert len(statements) == 2, "\n\n".join(statements)
