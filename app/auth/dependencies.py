@@ -65,6 +65,9 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
     try:
         return _principal_for(session, _bearer_secret(header), key)
     except NotAuthenticated:
+        # A throttled address gets 429 whatever it sent, malformed or unknown tokens too
+        # (a known token's query read the window itself).
+        throttle.refuse_if_throttled(session, key)
         session.rollback()  # only reads so far; SQLite lets one writer in, the count's
         throttle.record_failure(request.app.state.database, key)
         raise
@@ -96,7 +99,6 @@ def _principal_for(session: Session, secret: str, throttle_key: str) -> Principa
         {"digest": secret_digest(secret), "throttle_key": throttle_key},
     ).first()
     if row is None:
-        throttle.refuse_if_throttled(session, throttle_key)
         raise NotAuthenticated("The token is not valid.")
     token, user, recent_failures, window_started = row
     throttle.refuse_if_over(recent_failures, window_started)
