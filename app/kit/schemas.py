@@ -51,7 +51,10 @@ def _iso_8601_only(value: object) -> object:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: no UTC year
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _not_in_future(value: datetime) -> datetime:
