@@ -276,3 +276,19 @@ def test_an_empty_if_match_on_withdraw_is_no_condition(
     answer = client.post(url, json=reason, headers={**admin.headers, "If-Match": ""})
     assert answer.status_code == 200, answer.text
     assert answer.json()["withdrawn"]["reason"] == reason["reason"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_timestamps_beyond_utc_years_are_refused(
+    client: TestClient, admin: Actor, db: DatabaseProbe, moment: str
+) -> None:
+    """Finding: GET /cases?occurred_from=9999-12-31T23:00:00-05:00 was a 500 (converting it to
+    UTC overflows the year 9999); so was such a timestamp in any body."""
+    listed = client.get("/api/v1/cases", params={"occurred_from": moment}, headers=admin.headers)
+    assert listed.status_code == 422, listed.text
+    before = db.fingerprint()
+    created = client.post(
+        "/api/v1/cases", json={**MARTUNI, "occurred_at": moment}, headers=admin.headers
+    )
+    assert created.status_code == 422, created.text
+    assert db.fingerprint() == before
