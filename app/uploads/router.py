@@ -6,11 +6,15 @@ in the `Casefile-Evidence-Id` header of the last PATCH and of every HEAD afterwa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import json
+import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,6 +45,7 @@ from app.storage.base import Bytes
 from app.uploads import service
 from app.uploads.service import TUS_VERSION, UploadView
 
+log = logging.getLogger(__name__)
 router = api_router(prefix="/api/v1/uploads", tags=["uploads"])
 
 UploadId = Annotated[uuid.UUID, Path(description="The upload's id.")]
@@ -271,19 +276,20 @@ async def append_upload(
     await run_in_threadpool(session.rollback)
     database: Database = request.app.state.database
     store: ObjectStore = request.app.state.object_store
-    upload = await run_in_threadpool(
+    upload, hold = await run_in_threadpool(
         service.lease, database, principal, upload_id, int(offset_header)
     )
     try:
-        received, state = await _append(request, store, upload, checksum)
+        async with _kept(database, hold):
+            received, state = await _append(request, store, upload, checksum, hold)
     except ObjectMissing as exc:  # terminated (its storage released) while this PATCH ran
-        await run_in_threadpool(service.release, database, upload.id)
+        await run_in_threadpool(service.release, database, hold)
         raise service.UploadNotFound() from exc
     except BaseException:
-        await run_in_threadpool(service.release, database, upload.id)
+        await run_in_threadpool(service.release, database, hold)
         raise
     try:
-        await run_in_threadpool(service.record_append, database, upload, received, state)
+        await run_in_threadpool(service.record_append, database, hold, received, state)
     except BaseException:
         # Not recorded (terminated or taken over meanwhile): what only this append stored
         # would otherwise be left behind for good.
@@ -300,11 +306,35 @@ async def append_upload(
     return Response(status_code=204, headers=headers)
 
 
+@asynccontextmanager
+async def _kept(database: Database, hold: service.Hold) -> AsyncIterator[None]:
+    """Renew the PATCH's hold on a timer while it runs, whatever its client's pace. On exit the
+    renewer is cancelled and awaited: a renewal in flight finishes first (threads are not
+    abandoned), so the hold's expiry is settled before the append is recorded against it."""
+
+    async def renew_until_cancelled() -> None:
+        while not hold.lost:
+            await anyio.sleep(service.RENEW_EVERY_S)
+            try:
+                await run_in_threadpool(service.renew, database, hold)
+            except Exception:  # noqa: BLE001 - a database blip: the next renewal may work
+                log.warning("could not renew the hold on upload %s", hold.upload_id)
+
+    renewer = asyncio.get_running_loop().create_task(renew_until_cancelled())
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with suppress(asyncio.CancelledError):
+            await renewer
+
+
 async def _append(
     request: Request,
     store: ObjectStore,
     upload: UploadView,
     checksum: tuple[str, bytes] | None,
+    hold: service.Hold,
 ) -> tuple[int, Any]:
     appender = await run_in_threadpool(store.resumable_appender, upload.state, upload.received)
     room = upload.length - upload.received
@@ -324,6 +354,10 @@ async def _append(
             written += len(chunk)
             if written > room:
                 raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
+            if hold.lost:
+                raise service.UploadBusy(
+                    "This PATCH lost its hold on the upload; ask for its offset again."
+                )
             pending.append(chunk)
             pending_bytes += len(chunk)
             if pending_bytes >= SLICE_BYTES:
