@@ -64,6 +64,17 @@ class CustodyPage(Page[AuditEventRead]):
     """Every audit event about this item, in order, each with its hash-chain link."""
 
 
+def _optional_header(name: str, description: str) -> dict[str, Any]:
+    """An optional request header, a string, as an OpenAPI parameter."""
+    return {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 def _upload_schema() -> dict[str, Any]:
     # Refer to enums where the document keeps them: a `#/$defs/…` ref inside an operation
     # resolves nowhere, and generated clients drop the whole operation. (EvidenceKind is a
@@ -71,20 +82,11 @@ def _upload_schema() -> dict[str, Any]:
     fields = EvidenceMetadata.model_json_schema(ref_template="#/components/schemas/{model}")
     properties = {"file": {"type": "string", "format": "binary"}, **fields["properties"]}
     schema = {"type": "object", "properties": properties, "required": ["file"]}
-    header = {"in": "header", "required": False, "schema": {"type": "string"}}
     return {
         "parameters": [
-            {**header, "name": "Idempotency-Key", "description": IDEMPOTENCY_DOC},
-            {
-                **header,
-                "name": "Repr-Digest",
-                "description": "The file's digest: sha-256=:<base64>:",
-            },
-            {
-                **header,
-                "name": "Content-Digest",
-                "description": "The whole body's digest (RFC 9530).",
-            },
+            _optional_header("Idempotency-Key", IDEMPOTENCY_DOC),
+            _optional_header("Repr-Digest", "The file's digest: sha-256=:<base64>:"),
+            _optional_header("Content-Digest", "The whole body's digest (RFC 9530)."),
         ],
         "requestBody": {
             "required": True,
@@ -100,20 +102,12 @@ def _upload_schema() -> dict[str, Any]:
 # client generators that do not read media ranges.
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _BYTES = {"application/octet-stream": _BINARY, "*/*": _BINARY}
-_RANGE = {
-    "in": "header",
-    "name": "Range",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "One byte range (`bytes=first-last`, `bytes=first-`, `bytes=-count`): 206.",
-}
-_IF_RANGE = {
-    "in": "header",
-    "name": "If-Range",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "The ETag (the sha256) the range must belong to; otherwise the whole file.",
-}
+_RANGE = _optional_header(
+    "Range", "One byte range (`bytes=first-last`, `bytes=first-`, `bytes=-count`): 206."
+)
+_IF_RANGE = _optional_header(
+    "If-Range", "The ETag (the sha256) the range must belong to; otherwise the whole file."
+)
 
 
 def _limit(request: Request) -> int:

@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -161,6 +162,13 @@ class ServerProcess:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
+
+    def send_and_hold(self, payload: bytes) -> socket.socket:
+        """Raw bytes (the start of a request) sent on a connection that is then kept open."""
+        connection = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        connection.sendall(payload)
+        time.sleep(1.5)  # the server reads and stores what it was sent
+        return connection
 
 
 @dataclass

@@ -19,15 +19,15 @@ from tests.cluster.harness import Deployment
 from tests.cluster.workload import (
     add_testimony,
     all_pages,
-    assert_operator_checks_clean,
-    assert_originals_intact,
+    assert_nothing_lost,
     case_events,
+    case_evidence,
     count_one_more_injured,
-    create_case,
     export_bundle,
+    open_case,
     photo_bytes,
-    register_witness,
     sha256_hex,
+    store_original,
     upload,
 )
 
@@ -81,8 +81,7 @@ def test_two_servers_lose_no_update_and_duplicate_no_evidence(
 ) -> None:
     token = deployment.admin_token
     clients = [server.client(token) for server in deployment.servers]
-    case_id = create_case(clients[0])
-    witness_id = register_witness(clients[1], case_id, "Ramiz Gahramanov")
+    case_id, witness_id = open_case(clients[0], witness_via=clients[1])
     ledger = Ledger()
 
     def client_for(number: int) -> httpx.Client:
@@ -90,10 +89,9 @@ def test_two_servers_lose_no_update_and_duplicate_no_evidence(
 
     def upload_one(number: int) -> None:
         data = photo_bytes(f"photo-{number}", 64 * 1024 * (1 + number % 12))
-        answer = upload(client_for(number), case_id, data, f"ganja-{number:02d}.jpg")
-        assert answer.status_code == 201, answer.text
+        stored = store_original(client_for(number), case_id, data, f"ganja-{number:02d}.jpg")
         with ledger.lock:
-            ledger.stored[answer.json()["id"]] = sha256_hex(data)
+            ledger.stored.update(stored)
 
     def race_duplicate(number: int) -> None:
         """The same bytes sent to both servers at the same moment: one exhibit, one 409."""
@@ -147,7 +145,7 @@ def test_two_servers_lose_no_update_and_duplicate_no_evidence(
     # Racing duplicates: exactly one exhibit each, the other answer a 409 naming it.
     assert ledger.duplicate_answers == [[201, 409]] * RACED_DUPLICATES
     # No evidence duplicated or lost: the case holds exactly what was answered with a 201.
-    items = all_pages(reader, f"/api/v1/cases/{case_id}/evidence")
+    items = case_evidence(reader, case_id)
     assert {item["id"]: item["sha256"] for item in items} == ledger.stored
     assert len(ledger.stored) == UPLOADS + RACED_DUPLICATES
     numbers = [item["exhibit_number"] for item in items]
@@ -165,7 +163,6 @@ def test_two_servers_lose_no_update_and_duplicate_no_evidence(
     assert actions["testimony.recorded"] == TESTIMONIES
     assert actions["bundle.exported"] == EXPORTS
     assert len(ledger.bundles) == EXPORTS
-    assert_originals_intact(reader, ledger.stored)
-    assert_operator_checks_clean(deployment)
+    assert_nothing_lost(deployment, reader, ledger.stored)
     for http in clients:
         http.close()

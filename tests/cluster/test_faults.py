@@ -9,7 +9,6 @@ no orphan object) and every original committed before the fault is byte-identica
 
 from __future__ import annotations
 
-import base64
 import socket
 import time
 from collections.abc import Iterator
@@ -23,21 +22,23 @@ from app.uploads.service import LEASE
 from tests.cluster.harness import Deployment, ServerProcess, wait_until
 from tests.cluster.load import BackgroundLoad
 from tests.cluster.workload import (
-    all_pages,
+    TUS,
+    assert_nothing_lost,
     assert_operator_checks_clean,
-    assert_originals_intact,
     case_events,
-    create_case,
+    case_evidence,
     export_bundle,
+    open_case,
     photo_bytes,
-    register_witness,
     sha256_hex,
+    start_tus,
+    store_original,
+    tus_patch_headers,
     upload,
 )
 
 MIB = 1024 * 1024
 RECOVERY_S = 90
-TUS = {"Tus-Resumable": "1.0.0"}
 
 
 @dataclass
@@ -53,14 +54,11 @@ class Scene:
 @pytest.fixture(scope="module")
 def scene(deployment: Deployment) -> Scene:
     with deployment.servers[0].client(deployment.admin_token) as http:
-        case_id = create_case(http)
-        witness_id = register_witness(http, case_id, "Ramiz Gahramanov")
+        case_id, witness_id = open_case(http)
         originals = {}
         for number, size in enumerate((600 * 1024, MIB, 2 * MIB)):
             data = photo_bytes(f"before-{number}", size)
-            answer = upload(http, case_id, data, f"crater-{number}.jpg")
-            assert answer.status_code == 201, answer.text
-            originals[answer.json()["id"]] = sha256_hex(data)
+            originals.update(store_original(http, case_id, data, f"crater-{number}.jpg"))
     return Scene(case_id, witness_id, originals)
 
 
@@ -199,10 +197,9 @@ def test_after_every_fault_each_committed_original_is_intact(
     """Runs last in this module (pytest keeps file order within a worker); on its own it still
     holds for the scene's originals."""
     with deployment.servers[1].client(deployment.admin_token) as http:
-        assert_originals_intact(http, scene.originals)
-        listed = {item["id"]: item["sha256"] for item in all_pages(http, evidence_path(scene))}
-    assert {k: listed[k] for k in scene.originals} == scene.originals
-    assert_operator_checks_clean(deployment)
+        listed = {item["id"]: item["sha256"] for item in case_evidence(http, scene.case_id)}
+        assert {k: listed[k] for k in scene.originals} == scene.originals
+        assert_nothing_lost(deployment, http, scene.originals)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -219,35 +216,9 @@ def assert_no_server_errors(load: BackgroundLoad) -> None:
     assert all(t.endswith(("database-unavailable", "storage-unavailable")) for t in outage), outage
 
 
-def evidence_path(scene: Scene) -> str:
-    return f"/api/v1/cases/{scene.case_id}/evidence"
-
-
 def evidence_ids(server: ServerProcess, token: str, case_id: str) -> set[str]:
     with server.client(token) as http:
-        return {item["id"] for item in all_pages(http, f"/api/v1/cases/{case_id}/evidence")}
-
-
-def start_tus(http: httpx.Client, case_id: str, length: int) -> str:
-    metadata = ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}"
-        for key, value in (("case_id", case_id), ("filename", "resumed.jpg"), ("kind", "photo"))
-    )
-    answer = http.post(
-        "/api/v1/uploads",
-        headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata},
-    )
-    assert answer.status_code == 201, answer.text
-    location = answer.headers["Location"]
-    return location[location.index("/api/") :]
-
-
-def tus_patch_headers(offset: int) -> dict[str, str]:
-    return {
-        **TUS,
-        "Upload-Offset": str(offset),
-        "Content-Type": "application/offset+octet-stream",
-    }
+        return {item["id"] for item in case_evidence(http, case_id)}
 
 
 def send_half_an_upload(
@@ -267,7 +238,7 @@ def send_half_an_upload(
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: {len(head) + len(data) + len(tail)}\r\n\r\n"
     ).encode()
-    return send_and_hold(server, request + head + data[: len(data) // 2])
+    return server.send_and_hold(request + head + data[: len(data) // 2])
 
 
 def send_half_a_patch(
@@ -278,11 +249,4 @@ def send_half_a_patch(
         "Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
         f"Upload-Offset: {offset}\r\nContent-Length: {len(rest)}\r\n\r\n"
     ).encode()
-    return send_and_hold(server, request + rest[: len(rest) // 2])
-
-
-def send_and_hold(server: ServerProcess, payload: bytes) -> socket.socket:
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    connection.sendall(payload)
-    time.sleep(1.5)  # the server reads and stores what it was sent
-    return connection
+    return server.send_and_hold(request + rest[: len(rest) // 2])

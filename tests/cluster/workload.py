@@ -3,6 +3,7 @@ prove afterwards that nothing was lost, duplicated or half-made."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from pathlib import Path
@@ -21,6 +22,7 @@ GANJA = {
     "location": {"name": "Ganja", "country": "Azerbaijan", "lat": 40.6828, "lon": 46.3606},
     "casualties": {"killed": 21, "injured": 0},
 }
+TUS = {"Tus-Resumable": "1.0.0"}
 
 
 def photo_bytes(label: str, size: int) -> bytes:
@@ -49,12 +51,48 @@ def register_witness(http: httpx.Client, case_id: str, full_name: str) -> str:
     return str(answer.json()["id"])
 
 
+def open_case(http: httpx.Client, witness_via: httpx.Client | None = None) -> tuple[str, str]:
+    """The Ganja case and a witness in it (registered through `witness_via` if given): ids."""
+    case_id = create_case(http)
+    return case_id, register_witness(witness_via or http, case_id, "Ramiz Gahramanov")
+
+
 def upload(http: httpx.Client, case_id: str, data: bytes, filename: str) -> httpx.Response:
     return http.post(
         f"/api/v1/cases/{case_id}/evidence",
         files={"file": (filename, data, "image/jpeg")},
         data={"kind": "photo", "title": filename},
     )
+
+
+def store_original(http: httpx.Client, case_id: str, data: bytes, filename: str) -> dict[str, str]:
+    """An upload that must be accepted: {evidence id: sha256}, as the checks below take it."""
+    answer = upload(http, case_id, data, filename)
+    assert answer.status_code == 201, answer.text
+    return {answer.json()["id"]: sha256_hex(data)}
+
+
+def start_tus(http: httpx.Client, case_id: str, length: int) -> str:
+    """A resumable upload of `length` bytes, created: its path."""
+    metadata = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in (("case_id", case_id), ("filename", "resumed.jpg"), ("kind", "photo"))
+    )
+    answer = http.post(
+        "/api/v1/uploads",
+        headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata},
+    )
+    assert answer.status_code == 201, answer.text
+    location = answer.headers["Location"]
+    return location[location.index("/api/") :]
+
+
+def tus_patch_headers(offset: int) -> dict[str, str]:
+    return {
+        **TUS,
+        "Upload-Offset": str(offset),
+        "Content-Type": "application/offset+octet-stream",
+    }
 
 
 def add_testimony(
@@ -120,6 +158,10 @@ def case_events(http: httpx.Client, case_id: str) -> list[dict[str, Any]]:
     return all_pages(http, f"/api/v1/cases/{case_id}/audit")
 
 
+def case_evidence(http: httpx.Client, case_id: str) -> list[dict[str, Any]]:
+    return all_pages(http, f"/api/v1/cases/{case_id}/evidence")
+
+
 def assert_operator_checks_clean(deployment: Deployment) -> None:
     """The operator's three whole-deployment checks, run as the operator runs them."""
     for command in (("audit", "verify"), ("storage", "verify"), ("storage", "reconcile")):
@@ -133,3 +175,11 @@ def assert_originals_intact(http: httpx.Client, expected: dict[str, str]) -> Non
         answer = http.get(f"/api/v1/evidence/{evidence_id}/content")
         assert answer.status_code == 200, answer.text
         assert sha256_hex(answer.content) == digest, evidence_id
+
+
+def assert_nothing_lost(
+    deployment: Deployment, http: httpx.Client, originals: dict[str, str]
+) -> None:
+    """Every committed original intact (through `http`), and the operator's checks clean."""
+    assert_originals_intact(http, originals)
+    assert_operator_checks_clean(deployment)

@@ -18,9 +18,9 @@ import requests
 from sqlalchemy import Engine, create_engine
 
 from app.config import Settings
-from tests.fixtures.api import LiveServer
+from tests.fixtures.api import LiveServer, bootstrap_admin
 from tests.fixtures.backends import Dropper, PostgresServer, _unique_db_name
-from tests.fuzz.world import World, bootstrap_admin, seed
+from tests.fuzz.world import World, seed
 
 FUZZ_BACKEND = os.environ.get("CASEFILE_FUZZ_BACKEND", "sqlite")
 

@@ -14,11 +14,6 @@ from dataclasses import dataclass, field
 
 import httpx2 as httpx
 
-from app.audit.service import register_signing_key
-from app.audit.signing import load_or_create_signer
-from app.config import Settings
-from app.db import create_database
-from app.users import service as users_service
 from tests.fixtures.api import GANJA, MARTUNI, Actor
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -35,23 +30,6 @@ class World:
     ids: dict[str, list[str]] = field(default_factory=dict)
     # The fuzzing actors' own token ids: revoking them would end the run's authentication.
     own_tokens: frozenset[str] = frozenset()
-
-
-def bootstrap_admin(settings: Settings) -> tuple[Actor, str]:
-    """The first admin, made as `casefile serve` makes it on an empty database, and its
-    token's id."""
-    signer = load_or_create_signer(settings.signing_key_file)
-    database = create_database(settings.database_url, signer=signer)
-    try:
-        with database.write_sessions.begin() as session:
-            register_signing_key(session, signer)
-            issued = users_service.bootstrap_admin(session)
-            assert issued is not None
-            user = users_service.get_user(session, issued.token.user_id)
-            actor = Actor(id=str(user.id), name=user.name, role="admin", token=issued.secret)
-            return actor, str(issued.token.id)
-    finally:
-        database.dispose()
 
 
 def _created(answer: httpx.Response) -> dict[str, str]:

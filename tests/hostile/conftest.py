@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.kit.server import uvicorn_options
-from app.main import create_app
 from tests.evidence.support import StoreProbe, upload
-from tests.fixtures.api import MARTUNI, Actor, DatabaseProbe, LiveServer, MakeUser
+from tests.fixtures.api import MARTUNI, Actor, DatabaseProbe, MakeUser
 from tests.hostile.routes import World
 from tests.hostile.support import Probes
 
@@ -52,26 +49,7 @@ def world(client: TestClient, admin: Actor, make_user: MakeUser) -> World:
     )
 
 
-class ServedLikeProduction(LiveServer):
-    """The live server with the uvicorn options `casefile serve` uses (its HTTP protocol)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        super().__init__(app)
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            **uvicorn_options(),
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-
 @pytest.fixture
-def live_server(settings: Settings, admin: Actor) -> Iterator[LiveServer]:
-    server = ServedLikeProduction(create_app(settings))
-    server.start()
-    yield server
-    server.stop()
+def live_server_options() -> dict[str, Any]:
+    """`live_server` with the uvicorn options `casefile serve` uses (its HTTP protocol)."""
+    return uvicorn_options()

@@ -38,20 +38,34 @@ class World:
 
 @dataclass(frozen=True)
 class JsonWrite:
-    """A route taking a JSON body: how to address it and a valid body; the text fields (dotted
-    paths; `tags.0` is the first tag) and what they may hold; `read` for an If-Match ETag."""
+    """A route taking a JSON body: its path template (filled from the `World`, whose fields
+    the path parameters name) and a valid body; the text fields (dotted paths; `tags.0` is the
+    first tag) and what they may hold; `read`, a path template to GET an If-Match ETag from."""
 
     method: str
     template: str
-    path: Callable[[World], str]
     body: Callable[[World], dict[str, Any]]
     texts: dict[str, TextKind]
-    read: Callable[[World], str] | None = None
+    read: str | None = None
     body_optional: bool = False  # no body at all means {} (POST …/tokens)
 
     @property
     def name(self) -> str:
         return f"{self.method} {self.template}"
+
+    def path(self, world: World) -> str:
+        return self.template.format_map(vars(world))
+
+    def read_path(self, world: World) -> str:
+        assert self.read is not None, self.name
+        return self.read.format_map(vars(world))
+
+
+def _update(
+    template: str, body: Callable[[World], dict[str, Any]], texts: dict[str, TextKind]
+) -> JsonWrite:
+    """A PATCH, sent with If-Match: the ETag of the resource it changes."""
+    return JsonWrite("PATCH", template, body, texts, read=template)
 
 
 def _case(_: World) -> dict[str, Any]:
@@ -142,7 +156,7 @@ _VISIT_TEXTS: dict[str, TextKind] = {
 }
 
 
-def _patch(create: Callable[[World], dict[str, Any]], *drop: str) -> Callable[[World], Any]:
+def _without(create: Callable[[World], dict[str, Any]], *drop: str) -> Callable[[World], Any]:
     return lambda world: {k: v for k, v in create(world).items() if k not in drop}
 
 
@@ -150,100 +164,46 @@ JSON_WRITES = [
     JsonWrite(
         "POST",
         "/api/v1/users",
-        lambda w: "/api/v1/users",
         lambda w: {"name": "amira", "role": "investigator"},
         {"name": "token", "role": "token"},
     ),
-    JsonWrite(
-        "PATCH",
-        "/api/v1/users/{user_id}",
-        lambda w: f"/api/v1/users/{w.user_id}",
-        lambda w: {"role": "legal", "active": True},
-        {"role": "token"},
-        read=lambda w: f"/api/v1/users/{w.user_id}",
+    _update(
+        "/api/v1/users/{user_id}", lambda w: {"role": "legal", "active": True}, {"role": "token"}
     ),
     JsonWrite(
         "POST",
         "/api/v1/users/{user_id}/tokens",
-        lambda w: f"/api/v1/users/{w.user_id}/tokens",
         lambda w: {"label": "field laptop", "expires_at": "2099-01-01T00:00:00Z"},
         {"label": "single", "expires_at": "token"},
         body_optional=True,
     ),
-    JsonWrite(
-        "POST",
-        "/api/v1/cases",
-        lambda w: "/api/v1/cases",
-        _case,
-        {**_CASE_TEXTS, "occurred_at": "token"},
-    ),
-    JsonWrite(
-        "PATCH",
-        "/api/v1/cases/{case_id}",
-        lambda w: f"/api/v1/cases/{w.case_id}",
-        _case,
-        _CASE_TEXTS,
-        read=lambda w: f"/api/v1/cases/{w.case_id}",
-    ),
+    JsonWrite("POST", "/api/v1/cases", _case, {**_CASE_TEXTS, "occurred_at": "token"}),
+    _update("/api/v1/cases/{case_id}", _case, _CASE_TEXTS),
     JsonWrite(
         "PUT",
         "/api/v1/cases/{case_id}/members/{user_id}",
-        lambda w: f"/api/v1/cases/{w.case_id}/members/{w.user_id}",
         lambda w: {"role": "viewer", "can_identify_witnesses": False},
         {"role": "token"},
     ),
-    JsonWrite(
-        "POST",
-        "/api/v1/cases/{case_id}/witnesses",
-        lambda w: f"/api/v1/cases/{w.case_id}/witnesses",
-        _witness,
-        _WITNESS_TEXTS,
-    ),
-    JsonWrite(
-        "PATCH",
-        "/api/v1/witnesses/{witness_id}",
-        lambda w: f"/api/v1/witnesses/{w.witness_id}",
-        _witness,
-        _WITNESS_TEXTS,
-        read=lambda w: f"/api/v1/witnesses/{w.witness_id}",
-    ),
+    JsonWrite("POST", "/api/v1/cases/{case_id}/witnesses", _witness, _WITNESS_TEXTS),
+    _update("/api/v1/witnesses/{witness_id}", _witness, _WITNESS_TEXTS),
     JsonWrite(
         "POST",
         "/api/v1/cases/{case_id}/testimonies",
-        lambda w: f"/api/v1/cases/{w.case_id}/testimonies",
         _testimony,
         {**_TESTIMONY_TEXTS, "witness_id": "token", "recorded_at": "token"},
     ),
-    JsonWrite(
-        "PATCH",
-        "/api/v1/testimonies/{testimony_id}",
-        lambda w: f"/api/v1/testimonies/{w.testimony_id}",
-        _patch(_testimony, "witness_id"),
-        _TESTIMONY_TEXTS,
-        read=lambda w: f"/api/v1/testimonies/{w.testimony_id}",
+    _update(
+        "/api/v1/testimonies/{testimony_id}", _without(_testimony, "witness_id"), _TESTIMONY_TEXTS
     ),
-    JsonWrite(
-        "POST",
-        "/api/v1/cases/{case_id}/site-visits",
-        lambda w: f"/api/v1/cases/{w.case_id}/site-visits",
-        _visit,
-        _VISIT_TEXTS,
-    ),
-    JsonWrite(
-        "PATCH",
-        "/api/v1/site-visits/{visit_id}",
-        lambda w: f"/api/v1/site-visits/{w.visit_id}",
-        _visit,
-        _VISIT_TEXTS,
-        read=lambda w: f"/api/v1/site-visits/{w.visit_id}",
-    ),
+    JsonWrite("POST", "/api/v1/cases/{case_id}/site-visits", _visit, _VISIT_TEXTS),
+    _update("/api/v1/site-visits/{visit_id}", _visit, _VISIT_TEXTS),
     JsonWrite(
         "POST",
         "/api/v1/evidence/{evidence_id}/withdraw",
-        lambda w: f"/api/v1/evidence/{w.evidence_id}/withdraw",
         lambda w: {"reason": "Uploaded to the wrong case."},
         {"reason": "multi"},
-        read=lambda w: f"/api/v1/evidence/{w.evidence_id}",
+        read="/api/v1/evidence/{evidence_id}",
     ),
 ]
 

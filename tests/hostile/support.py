@@ -46,7 +46,9 @@ def write_headers(
     before the "before" state is taken: reading a witness's identity is itself audited."""
     headers = dict(actor.headers)
     if route.read is not None:
-        headers["If-Match"] = client.get(route.read(world), headers=actor.headers).headers["etag"]
+        headers["If-Match"] = client.get(route.read_path(world), headers=actor.headers).headers[
+            "etag"
+        ]
     return headers
 
 
