@@ -23,7 +23,7 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
-SEARCH_INDEXES = {"ix_testimonies_search", "ix_site_visits_search"}
+SEARCH_INDEXES = {"ix_testimonies_search", "ix_site_visits_search", "ix_cases_search_trgm"}
 
 
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare: Any) -> bool:
@@ -31,7 +31,7 @@ def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, _co
     shadow tables, kept up to date by triggers) and PostgreSQL's expression indexes."""
     if type_ == "table" and reflected and (name or "").startswith("search_fts"):
         return False
-    # PostgreSQL's full-text expression indexes, made by migration 0003 (see the models).
+    # PostgreSQL's full-text (migration 0003) and trigram (0009) expression indexes (see the models).
     return not (type_ == "index" and name in SEARCH_INDEXES)
 
 

@@ -22,9 +22,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.cases import repository
+from app.cases.search import case_match
 from app.config import Settings
 from app.models import site_visit as site_visit_model
 from app.models import testimony as testimony_model
+from app.models.case import Case
 from tests.fixtures.api import GANJA, MARTUNI, Actor, DatabaseProbe, MakeUser
 
 MakeCase = Callable[..., dict[str, Any]]
@@ -166,9 +169,20 @@ def corpus(client: TestClient, admin: Actor, make_case: MakeCase) -> Corpus:
     return Corpus(martuni["title"], ganja["title"], stepanakert["title"])
 
 
+@pytest.fixture(params=["few linked", "many linked"])
+def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL runs a search one of two ways, by how many testimonies and visits match
+    (`app.cases.repository._searched`); test data is small, so "many linked" lowers the
+    threshold to take the other way. Both must give the same answers. (SQLite has one way:
+    there the two runs are the same.)"""
+    if request.param == "many linked":
+        monkeypatch.setattr(repository, "FEW_LINKED", 1)
+    return str(request.param)
+
+
 # -- matching -----------------------------------------------------------------------------------
 def test_statements_translations_and_visit_logs_match_in_every_script(
-    client: TestClient, admin: Actor, corpus: Corpus
+    client: TestClient, admin: Actor, corpus: Corpus, search_plan: str
 ) -> None:
     """Whole words, prefixes, both letter cases, several words in any order, in each script."""
     m, g, s = [corpus.martuni], [corpus.ganja], [corpus.stepanakert]
@@ -371,6 +385,7 @@ def test_only_members_find_a_case(
     make_user: MakeUser,
     make_case: MakeCase,
     add_member: AddMember,
+    search_plan: str,
 ) -> None:
     """Search widens what matches, never who sees it: a non-member finds nothing, and a visit
     shared by two cases makes each of them match only for that case's members."""
@@ -445,22 +460,32 @@ def test_witness_names_are_never_searchable(
 
 # -- with the other filters -----------------------------------------------------------------------
 def test_filters_and_pagination_combine_with_q(
-    client: TestClient, admin: Actor, make_case: MakeCase
+    client: TestClient, admin: Actor, make_case: MakeCase, search_plan: str
 ) -> None:
     """`q` narrows like any other filter: with status and tag it is an AND, and the cursor walks
-    every match exactly once, newest first."""
+    every match exactly once, newest first, whether a case matches through a testimony, its
+    own title, or both."""
     matching = []
     for n in range(5):
         status = "open" if n % 2 == 0 else "under_review"
         tags = ["missile"] if n < 3 else ["artillery"]
-        case = make_case(admin, GANJA, title=f"Strike {n}", status=status, tags=tags)
+        title = f"Ракетный удар {n}" if n == 2 else f"Strike {n}"  # matches both ways
+        case = make_case(admin, GANJA, title=title, status=status, tags=tags)
         add_testimony(client, admin, case["id"], f"Ракетный удар номер {n}.", language="ru")
         matching.append(case["title"])
     make_case(admin, GANJA, title="Unrelated", status="open", tags=["missile"])
+    own_only = make_case(admin, GANJA, title="Ракетный удар по школе", tags=["missile"])
+    matching.append(own_only["title"])
     newest_first = list(reversed(matching))
+    school, both = own_only["title"], "Ракетный удар 2"
 
     assert search(client, admin, "ракетный") == newest_first
-    assert search(client, admin, "ракетный", status="open") == ["Strike 4", "Strike 2", "Strike 0"]
+    assert search(client, admin, "ракетный", status="open") == [
+        school,
+        "Strike 4",
+        both,
+        "Strike 0",
+    ]
     assert search(client, admin, "ракетный", tag="artillery") == ["Strike 4", "Strike 3"]
     assert search(client, admin, "ракетный", tag="missile", status="under_review") == ["Strike 1"]
     assert search(client, admin, "ракетный", status="referred") == []
@@ -487,7 +512,7 @@ def test_filters_and_pagination_combine_with_q(
 def _explain(
     engine: Engine,
     condition: ColumnElement[bool],
-    entity: type[testimony_model.Testimony | site_visit_model.SiteVisit],
+    entity: type[testimony_model.Testimony | site_visit_model.SiteVisit | Case],
 ) -> str:
     """The plan PostgreSQL chooses for the match, bound and executed as the app does (bind
     parameters, psycopg), with sequential scans discouraged so any usable index shows."""
@@ -569,3 +594,41 @@ def test_postgres_searches_use_the_gin_indexes(
     assert "ix_site_visits_search" in visit_plan, visit_plan
     assert "ix_testimonies_search" not in drifted_plan, drifted_plan
     assert search(client, admin, "ракет") == [case["title"]]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_case_fields_search_uses_the_trigram_index(
+    client: TestClient, admin: Actor, make_case: MakeCase, settings: Settings
+) -> None:
+    """The app's joined case text is exactly what migration 0009 indexes with trigrams, and the
+    search is built so the planner can use that index (a union of id sets, not an OR with
+    subqueries). Without it a search matching few cases reads every case. The near miss -- one
+    field on its own -- shows the check can tell the difference."""
+    case = make_case(admin, GANJA)
+    engine = create_engine(settings.database_url)
+    try:
+        match = case_match("postgresql", "Гянджа zqxj")
+        linked = (Case.id.in_(ids) for ids in match.linked)
+        plan = "\n".join(_explain(engine, way, Case) for way in (match.own, *linked))
+        drifted_plan = _explain(engine, Case.title.icontains("zqxj"), Case)
+    finally:
+        engine.dispose()
+    assert "ix_cases_search_trgm" in plan, plan
+    assert "ix_testimonies_search" in plan, plan
+    assert "ix_site_visits_search" in plan, plan
+    assert "ix_cases_search_trgm" not in drifted_plan, drifted_plan
+    assert search(client, admin, GANJA["title"][-6:].upper()) == [case["title"]]
+
+
+def test_a_match_never_spans_two_fields(
+    client: TestClient, admin: Actor, make_case: MakeCase, search_plan: str
+) -> None:
+    """PostgreSQL's index holds the fields joined by spaces, so text running from the end of
+    one field into the next is in the index; it must not be a match."""
+    make_case(
+        admin,
+        {**STEPANAKERT, "title": "Shelling of Hadrut", "summary": "Houses burned at dawn."},
+    )
+    assert search(client, admin, "Hadrut Houses") == []
+    assert search(client, admin, "of hadrut") == ["Shelling of Hadrut"]
+    assert search(client, admin, "HOUSES BURNED") == ["Shelling of Hadrut"]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     String,
     Uuid,
@@ -18,12 +19,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.dependencies import Principal
-from app.cases.search import case_matches
+from app.cases.search import Match, case_match
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.models.case import Case, CaseMember, CaseStatus, CaseTag
 from app.models.evidence import EvidenceItem
@@ -57,15 +59,59 @@ class CaseFilters:
 def list_visible_cases(
     session: Session, *, principal: Principal, filters: CaseFilters, page: PageParams
 ) -> tuple[list[Case], str | None]:
-    query = _visible_to(principal, select(Case).options(selectinload(Case.tags)))
-    query = _filtered(query, filters, session.get_bind().dialect.name)
+    query = _filtered(_visible_to(principal, select(Case)), filters)
     if page.cursor:
         query = query.where(
             after_position(Case.created_at, Case.id, decode_cursor(LISTING, page.cursor))
         )
-    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(page.limit + 1)
-    rows = list(session.scalars(query))
+    if filters.text:
+        query = _searched(
+            session,
+            query,
+            case_match(session.get_bind().dialect.name, filters.text),
+            page.limit + 1,
+        )
+    query = query.order_by(*NEWEST_FIRST).limit(page.limit + 1)
+    rows = list(session.scalars(query.options(selectinload(Case.tags))))
     return rows[: page.limit], next_cursor(LISTING, rows, page.limit)
+
+
+NEWEST_FIRST = (Case.created_at.desc(), Case.id.desc())
+
+
+# Below this many testimonies and visits matching, a search gathers their cases first.
+FEW_LINKED = 1000
+
+
+def _searched(session: Session, query: Select[Case], match: Match, wanted: int) -> Select[Case]:
+    """The listing limited to matching cases.
+
+    PostgreSQL has an index for each way of matching (trigrams on the case's fields, full text
+    on testimonies and on visits) but can use none of them for an OR of the three: a search
+    matching few cases read every case (bench.scale). So the cases matching through their own
+    fields come from their own newest-first page of `wanted` (planned apart: for a common word
+    the planner walks the newest cases and stops early, for a rare one it takes the few rows
+    the trigram index gives), and the testimonies and visits are counted first, up to
+    FEW_LINKED: when few match, their cases are gathered and only those are sorted (a rare
+    word); when many do, the listing walks the newest cases and checks each against the sets
+    (a common word: it stops early), rather than sorting a large share of all cases. Either
+    way the first `wanted` rows are those of the plain OR. SQLite's FTS5 gains nothing here."""
+    linked = [Case.id.in_(ids) for ids in match.linked]
+    if session.get_bind().dialect.name != "postgresql":
+        return query.where(or_(match.own, *linked))
+    own_page = (
+        query.with_only_columns(Case.id).where(match.own).order_by(*NEWEST_FIRST).limit(wanted)
+    )
+    if match.linked and not _at_least(session, union_all(*match.linked), FEW_LINKED):
+        return query.where(Case.id.in_(union(own_page, *match.linked)))
+    return query.where(or_(Case.id.in_(own_page), *linked))
+
+
+def _at_least(session: Session, rows: CompoundSelect[uuid.UUID], count: int) -> bool:
+    """Whether `rows` holds `count` rows, reading no more than that many (UNION ALL streams;
+    UNION would read every row to remove duplicates first)."""
+    first = rows.limit(count).subquery()
+    return session.execute(select(func.count()).select_from(first)).scalar_one() >= count
 
 
 def _visible_to(principal: Principal, query: Select[Case]) -> Select[Case]:
@@ -77,7 +123,8 @@ def _visible_to(principal: Principal, query: Select[Case]) -> Select[Case]:
     )
 
 
-def _filtered(query: Select[Case], filters: CaseFilters, dialect: str) -> Select[Case]:
+def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
+    """Every filter but the text search (see `_searched`)."""
     if filters.statuses:
         query = query.where(Case.status.in_([s.value for s in filters.statuses]))
     if filters.occurred_from is not None:
@@ -88,8 +135,6 @@ def _filtered(query: Select[Case], filters: CaseFilters, dialect: str) -> Select
         query = query.where(*_inside(filters.bbox))
     for tag in filters.tags:
         query = query.where(exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag))
-    if filters.text:
-        query = query.where(case_matches(dialect, filters.text))
     return query
 
 

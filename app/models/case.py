@@ -9,12 +9,15 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,6 +93,35 @@ class Case(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# A case's own searchable fields, in the order migration 0009 indexes them.
+SEARCHED_FIELDS = (
+    "title",
+    "summary",
+    "location_name",
+    "location_admin_area",
+    "location_country",
+    "weapon",
+    "responsible_party",
+)
+
+
+def case_search_text() -> ColumnElement[str]:
+    """All of a case's searched fields in one text, which PostgreSQL indexes with trigrams
+    (migration 0009, `ix_cases_search_trgm`) so that `ILIKE '%word%'` need not read every case.
+    The planner only uses that index for exactly this expression: change both together. The
+    constants are literal SQL, not bound parameters, so that a prepared (generic) plan still
+    matches the index."""
+    space: ColumnElement[str] = literal_column("' '", Text)
+    first, *rest = (
+        func.coalesce(getattr(Case, name), literal_column("''"), type_=Text)
+        for name in SEARCHED_FIELDS
+    )
+    joined: ColumnElement[str] = first
+    for part in rest:
+        joined = joined.op("||", return_type=Text)(space).op("||", return_type=Text)(part)
+    return joined
 
 
 class CaseTag(Base):
