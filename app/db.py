@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -88,11 +91,20 @@ def one_of(column: str, values: type[StrEnum]) -> str:
 
 @dataclass(frozen=True)
 class Database:
-    """An engine with two session factories: reads, and writes (which lock early on SQLite)."""
+    """An engine with its session factories: reads, writes (which lock early on SQLite), and
+    the read-only sessions of requests that change nothing (see `request_reads`)."""
 
     engine: Engine
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
+    # Sessions of GETs that write nothing. On PostgreSQL in autocommit: no BEGIN and no COMMIT
+    # round trip, which were a third of a case read's round trips. Each statement then runs in
+    # its own transaction, which changes nothing under READ COMMITTED (every statement already
+    # took a fresh snapshot). Guarded: any write, lock or flush through them raises
+    # ReadOnlySessionError instead of committing on the spot (see guard_read_only).
+    request_reads: sessionmaker[Session]
+    # True when request_reads sessions hold no transaction, so ending one does no I/O.
+    request_reads_autocommit: bool = False
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -113,16 +125,78 @@ def create_database(url: str, *, signer: object | None = None, pool_size: int = 
             url, pool_pre_ping=True, pool_size=pool_size, max_overflow=20, pool_timeout=30
         )
         writer = engine
+    autocommit = engine.dialect.name == "postgresql"
+    # Shares the engine's pool: the isolation level is set on checkout and reset on return,
+    # both attributes of the psycopg connection (no round trip).
+    reader = engine.execution_options(
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}), **{READ_ONLY_OPTION: True}
+    )
+    guard_read_only_connections(reader)
     options: dict[str, Any] = {
         "expire_on_commit": False,
         "autoflush": True,
         "info": {SIGNER_INFO_KEY: signer},
     }
+    request_reads = sessionmaker(reader, **options)
+    guard_read_only_sessions(request_reads)
     return Database(
         engine=engine,
         read_sessions=sessionmaker(engine, **options),
         write_sessions=sessionmaker(writer, **options),
+        request_reads=request_reads,
+        request_reads_autocommit=autocommit,
     )
+
+
+READ_ONLY_OPTION = "casefile_read_only"
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A request served read-only tried to write, lock or flush. A bug, not a client error:
+    the endpoint must be marked `@audited_read` (or not be a GET)."""
+
+
+# What a read-only session may send: plain SELECTs (and WITH … SELECT, SHOW; SQLite's plain
+# deferred BEGIN, which takes no lock), but no row locks,
+# no advisory locks (transaction-scoped ones would be released at once in autocommit), no
+# sequence changes, no data-modifying CTEs.
+_READ_STATEMENT = re.compile(r"\s*(SELECT|WITH|SHOW)\b|\s*BEGIN\s*$", re.IGNORECASE)
+_NOT_A_READ = re.compile(
+    r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY)\b|\b(INSERT|UPDATE|DELETE|MERGE)\b|pg_\w*advisory|"
+    r"\b(nextval|setval)\s*\(",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1024)
+def is_read_statement(statement: str) -> bool:
+    """Whether SQL text only reads. Cached: compiled statements are the same few strings."""
+    return _READ_STATEMENT.match(statement) is not None and not _NOT_A_READ.search(statement)
+
+
+def guard_read_only_connections(engine: Engine) -> None:
+    """Refuse, before it reaches the database, any statement that is not a plain read."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if not is_read_statement(statement):
+            raise ReadOnlySessionError(f"a read-only request sent: {statement[:200]}")
+
+
+def guard_read_only_sessions(factory: sessionmaker[Session]) -> None:
+    """Refuse ORM changes in a read-only session at flush, and commits of anything: the
+    session's writes would otherwise be lost (or, in autocommit, half applied)."""
+
+    @event.listens_for(factory, "before_flush")
+    def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+        if session.new or session.dirty or session.deleted:
+            raise ReadOnlySessionError("a read-only request changed ORM objects")
+
+    @event.listens_for(factory, "before_commit")
+    def _refuse_commit(session: Session) -> None:
+        raise ReadOnlySessionError("a read-only request tried to commit")
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -190,22 +264,53 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     An async generator: making a session does no I/O (it connects on its first query), so only
     the end, which talks to the database, goes to a worker thread. A sync generator would cost
     two thread-pool hops per request, start and end.
+
+    A GET, HEAD or OPTIONS that is not an `@audited_read` gets a read-only session
+    (`Database.request_reads`): it never commits, and refuses writes loudly. On PostgreSQL that
+    session holds no transaction, so ending it does no I/O and needs no thread at all.
     """
     database: Database = request.app.state.database
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    reads_only = (
-        request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False)
-    ) or getattr(endpoint, _OWN_TRANSACTIONS_MARK, False)
-    factory = database.read_sessions if reads_only else database.write_sessions
-    session = factory()
+    if request.method in SAFE_METHODS and not getattr(endpoint, _AUDITED_READ_MARK, False):
+        session = database.request_reads()
+        try:
+            yield session
+        finally:
+            if database.request_reads_autocommit:
+                session.close()  # no transaction: returns the connection without a round trip
+            else:
+                await _end(session, commit=False)
+        return
+    own = getattr(endpoint, _OWN_TRANSACTIONS_MARK, False)
+    session = (database.read_sessions if own else database.write_sessions)()
     try:
         yield session
     except BaseException:
-        with anyio.CancelScope(shield=True):  # a cancelled request still gives back its connection
-            await run_in_threadpool(_finish, session, commit=False)
+        await _end(session, commit=False)
         raise
+    await _end(session, commit=True)
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    """Commit or roll back in a worker thread, and wait for it even if the request is
+    cancelled meanwhile: the transaction ends whole and the connection is back in the pool
+    before the request's task does. A cancel scope shields from anyio's cancellation (a
+    client gone during a streamed answer); asyncio's own `task.cancel()` (server shutdown)
+    goes through it, so the thread's future is shielded too, and the cancellation re-raised
+    once it is done."""
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_finish, session, commit=True)
+        ending = asyncio.ensure_future(run_in_threadpool(_finish, session, commit=commit))
+        cancelled = False
+        while True:
+            try:
+                await asyncio.shield(ending)
+                break
+            except asyncio.CancelledError:
+                if ending.done():
+                    raise
+                cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _finish(session: Session, *, commit: bool) -> None:

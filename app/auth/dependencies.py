@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from sqlalchemy import String, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.auth import throttle
 from app.auth.permissions import CASE_CREATORS, CasePermission, case_role_allows
 from app.auth.tokens import looks_like_token, secret_digest
-from app.db import DbSession, utcnow
+from app.db import SAFE_METHODS, DbSession, utcnow
 from app.errors import AppError, CaseNotFound, Forbidden, NotAuthenticated
 from app.kit.request_context import current_client_address
 from app.models.case import Case, CaseMember, CaseRole
@@ -54,7 +56,10 @@ class Principal:
 
 def authenticate(request: Request, session: DbSession) -> Principal | None:
     """App-wide: resolve the bearer token, or refuse with 401 unless the route is public.
-    An address that sent too many invalid tokens lately gets 429 (app.auth.throttle)."""
+    An address that sent too many invalid tokens lately gets 429 (app.auth.throttle).
+
+    On a safe-method route that loads a case, the case access is looked up too, in this same
+    thread-pool hop, once the token is known good (see `load_case_access`)."""
     route = request.scope.get("route")
     if is_public_endpoint(getattr(route, "endpoint", None)):
         return None
@@ -63,7 +68,7 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
         raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
     key = throttle.client_key(current_client_address())
     try:
-        return _principal_for(session, _bearer_secret(header), key)
+        principal = _principal_for(session, _bearer_secret(header), key)
     except NotAuthenticated:
         # A throttled address gets 429 whatever it sent, malformed or unknown tokens too
         # (a known token's query read the window itself).
@@ -71,6 +76,8 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
         session.rollback()  # only reads so far; SQLite lets one writer in, the count's
         throttle.record_failure(request.app.state.database, key)
         raise
+    _preload_case_access(request, session, principal, route)
+    return principal
 
 
 def _bearer_secret(header: str | None) -> str:
@@ -84,8 +91,20 @@ def _bearer_secret(header: str | None) -> str:
 
 
 # Statements that run on nearly every request are built once (see throttle.WINDOW_START).
+# Columns, not entities: the principal needs seven values, not two ORM objects to build,
+# track in the identity map and expire.
 _TOKEN_USER_AND_THROTTLE = (
-    select(ApiToken, User, throttle.WINDOW_FAILURES, throttle.WINDOW_START)
+    select(
+        ApiToken.id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        User.id.label("user_id"),
+        User.name,
+        User.role,
+        User.active,
+        throttle.WINDOW_FAILURES,
+        throttle.WINDOW_START,
+    )
     .join(User, ApiToken.user_id == User.id)
     .where(ApiToken.secret_sha256 == bindparam("digest", type_=String()))
 )
@@ -100,15 +119,15 @@ def _principal_for(session: Session, secret: str, throttle_key: str) -> Principa
     ).first()
     if row is None:
         raise NotAuthenticated("The token is not valid.")
-    token, user, recent_failures, window_started = row
-    throttle.refuse_if_over(recent_failures, window_started)
-    if token.revoked_at is not None:
+    token_id, revoked_at, expires_at, user_id, name, role, active, failures, window_start = row
+    throttle.refuse_if_over(failures, window_start)
+    if revoked_at is not None:
         raise NotAuthenticated("The token has been revoked.")
-    if token.expires_at is not None and token.expires_at <= utcnow():
+    if expires_at is not None and expires_at <= utcnow():
         raise NotAuthenticated("The token has expired.")
-    if not user.active:
+    if not active:
         raise NotAuthenticated("The user of this token is deactivated.")
-    return Principal(user_id=user.id, name=user.name, role=GlobalRole(user.role), token_id=token.id)
+    return Principal(user_id=user_id, name=name, role=GlobalRole(role), token_id=token_id)
 
 
 # The dependencies below only look at what is already loaded: `async def` keeps them on the
@@ -155,12 +174,72 @@ class CaseAccess:
         return case_role_allows(self.role, permission, admin=self.principal.is_admin)
 
 
-def load_case_access(
+async def load_case_access(
+    request: Request,
     case_id: Annotated[uuid.UUID, Path(description="The case's id.")],
     principal: CurrentPrincipal,
     session: DbSession,
 ) -> CaseAccess:
-    return case_access(session, principal, case_id)
+    """The case of the path, for its members. On safe-method routes authentication already
+    looked it up in its own thread-pool hop (each hop costs more than this query); its outcome,
+    access or 404, is given here, where the dependency order expects it."""
+    preloaded: _PreloadedAccess | None = getattr(request.state, _PRELOADED, None)
+    if preloaded is not None and preloaded.case_id == case_id and preloaded.principal is principal:
+        if preloaded.refusal is not None:
+            raise preloaded.refusal
+        if preloaded.access is not None:
+            return preloaded.access
+    return await run_in_threadpool(case_access, session, principal, case_id)
+
+
+_PRELOADED = "casefile_preloaded_case_access"
+
+
+@dataclass(frozen=True)
+class _PreloadedAccess:
+    case_id: uuid.UUID
+    principal: Principal
+    access: CaseAccess | None
+    refusal: CaseNotFound | None
+
+
+def _preload_case_access(
+    request: Request, session: Session, principal: Principal, route: object
+) -> None:
+    """Look up the case a safe-method route's `load_case_access` will ask for. Kept, not
+    raised: a 404 must come where that dependency stands, after the checks before it."""
+    if request.method not in SAFE_METHODS or not _loads_case_access(route):
+        return
+    try:
+        case_id = uuid.UUID(str(request.path_params["case_id"]))
+    except (KeyError, ValueError):
+        return  # no access will be asked for: the path parameter gets its 422
+    try:
+        outcome = _PreloadedAccess(
+            case_id, principal, case_access(session, principal, case_id), None
+        )
+    except CaseNotFound as refusal:
+        outcome = _PreloadedAccess(case_id, principal, None, refusal)
+    setattr(request.state, _PRELOADED, outcome)
+
+
+_LOADS_CASE_ACCESS = "__casefile_loads_case_access__"
+
+
+def _loads_case_access(route: object) -> bool:
+    """Whether the route depends on `load_case_access`, directly or not (found once per route,
+    kept on the route: routes are not hashable)."""
+    known: bool | None = getattr(route, _LOADS_CASE_ACCESS, None)
+    if known is None:
+        dependant = getattr(route, "dependant", None)
+        known = isinstance(dependant, Dependant) and _depends_on(dependant, load_case_access)
+        if route is not None:
+            setattr(route, _LOADS_CASE_ACCESS, known)
+    return known
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
 _CASE_AND_MEMBERSHIP = (
