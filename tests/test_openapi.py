@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.auth.dependencies import is_public_endpoint
 from app.kit.routing import LimitedBodyRoute, iter_api_routes
+from app.kit.server import MAX_HEAD_BYTES
 
 PUBLIC_OPERATIONS = {"getHealth", "getReadiness", "getMetrics"}
 
@@ -61,8 +62,23 @@ def test_every_protected_operation_documents_its_errors_as_problems(spec: dict[s
                 assert set(response["content"]) == {"application/problem+json"}, (status, path)
                 schema = response["content"]["application/problem+json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Problem"}
-            assert "X-Request-ID" in response["headers"]
+            if status != "431":  # answered below the app, before a request id exists
+                assert "X-Request-ID" in response["headers"], (status, method, path)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_every_operation_documents_the_refusals_made_before_routing(spec: dict[str, Any]) -> None:
+    """`casefile serve` answers 431 (head too large) and 408 (head too slow) before a request
+    is routed, public ones included; an operation with a body also gets 408 when it stalls."""
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, method, operation in operations(spec):
+        responses = operation["responses"]
+        for status in ("408", "431"):
+            assert responses[status]["content"] == problem, (status, method, path)
+        assert "X-Request-ID" not in responses["431"].get("headers", {}), (method, path)
+        assert f"{MAX_HEAD_BYTES} bytes" in responses["431"]["description"]
+        body_stalls = "body stalled" in responses["408"]["description"]
+        assert body_stalls == ("requestBody" in operation), (method, path)
 
 
 def test_creating_posts_take_an_idempotency_key(spec: dict[str, Any]) -> None:

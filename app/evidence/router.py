@@ -122,7 +122,7 @@ def _limit(request: Request) -> int:
     status_code=201,
     response_model=EvidenceRead,
     responses=problem_responses(
-        400, 401, 403, 404, 408, 409, 413, 422, 503, success=201, etag=True, location=True
+        400, 401, 403, 404, 409, 413, 422, 503, success=201, etag=True, location=True
     ),
     openapi_extra=_upload_schema(),
 )

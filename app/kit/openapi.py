@@ -9,7 +9,8 @@ from fastapi.openapi.utils import get_openapi
 
 from app.auth.dependencies import is_public_endpoint
 from app.errors import PROBLEM_MEDIA_TYPE
-from app.kit.routing import iter_api_routes
+from app.kit.routing import BODY_RECEIVE_TIMEOUT_S, iter_api_routes
+from app.kit.server import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _BEARER = "bearerAuth"
@@ -70,11 +71,38 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
         responses.setdefault("400", {"description": "Bad Request"})
     if (key := _idempotency_key(operation)) is not None:
         key["schema"] = _IDEMPOTENCY_KEY_SCHEMA
+    _add_transport_refusals(operation, responses)
     for status, response in responses.items():
-        response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
+        if status != "431":  # made below the app, before a request id exists
+            response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
         if status[0] in "45":
             # Every error is problem+json (RFC 9457), whatever FastAPI assumed.
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+
+
+def _add_transport_refusals(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+    """408 and 431, documented on every operation, public ones included.
+
+    `casefile serve`'s HTTP protocol (app.kit.server) reads each request head before any
+    routing: a head past MAX_HEAD_BYTES is answered 431, one not complete within HEAD_TIMEOUT_S
+    408, whichever operation it was for, so no operation is exempt. An operation that takes a
+    request body can also end in 408 when the body stalls (a JSON body silent for
+    BODY_RECEIVE_TIMEOUT_S, an upload for its own timeout), and its 408 says so. Both answers
+    are problem+json like every other error; the 431 carries no X-Request-ID.
+    """
+    timeout = f"Request Timeout: the request head did not arrive within {HEAD_TIMEOUT_S:.0f} s"
+    if "requestBody" in operation:
+        timeout += (
+            f", or the body stalled (a JSON body: no data for {BODY_RECEIVE_TIMEOUT_S:.0f} s)"
+        )
+    responses.setdefault("408", {"description": timeout})
+    responses.setdefault(
+        "431",
+        {
+            "description": "Request Header Fields Too Large: the request line and headers exceed "
+            f"{MAX_HEAD_BYTES} bytes"
+        },
+    )
 
 
 def _reads_json_body(operation: dict[str, Any]) -> bool:

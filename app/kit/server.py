@@ -89,8 +89,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     def _send_problem(self, status: int, detail: str) -> None:
         reason = _REASONS[status]
         problem = {
-            "type": PROBLEM_TYPE_BASE
-            + ("malformed-request" if status == 400 else "head-too-large"),
+            "type": PROBLEM_TYPE_BASE + _SLUGS[status],
             "title": reason.decode(),
             "status": status,
             "detail": detail,

@@ -242,7 +242,7 @@ def upload_offset(
     summary="Append bytes at Upload-Offset (tus core; Upload-Checksum optional)",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(400, 401, 404, 408, 409, 410, 412, 413, 415, 422, 460, 503),
+    responses=problem_responses(400, 401, 404, 409, 410, 412, 413, 415, 422, 460, 503),
     openapi_extra={
         "parameters": _tus_parameters(
             ("Upload-Offset", True, _WHOLE_NUMBER),

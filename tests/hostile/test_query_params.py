@@ -154,6 +154,7 @@ def test_headers_past_a_mebibyte_are_refused_with_431(
     head = request_head("GET", "/api/v1/cases", world.admin, padding)
     answer = raw_request(live_server.port, head, timeout=10)
     _assert_closing_problem(answer, 431)
+    assert json.loads(answer.body)["type"].endswith(":head-too-large"), answer.body
     assert probes.state() == before
 
 

@@ -226,4 +226,5 @@ def test_a_request_head_that_never_ends_is_dropped_with_408(
     assert head.startswith(b"HTTP/1.1 408 "), received[:200]
     assert b"content-type: application/problem+json" in head.lower()
     assert json.loads(body)["status"] == 408
+    assert json.loads(body)["type"].endswith(":request-timeout"), body
     assert 0.9 < elapsed < 5
