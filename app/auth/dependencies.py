@@ -27,6 +27,7 @@ from app.models.case import Case, CaseMember, CaseRole
 from app.models.user import ApiToken, GlobalRole, User
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 _PUBLIC_MARK = "__casefile_public__"
 
 
@@ -215,12 +216,14 @@ def _preload_case_access(
     except (KeyError, ValueError):
         return  # no access will be asked for: the path parameter gets its 422
     try:
-        outcome = _PreloadedAccess(
-            case_id, principal, case_access(session, principal, case_id), None
-        )
+        access = case_access(session, principal, case_id)
     except CaseNotFound as refusal:
-        outcome = _PreloadedAccess(case_id, principal, None, refusal)
-    setattr(request.state, _PRELOADED, outcome)
+        setattr(request.state, _PRELOADED, _PreloadedAccess(case_id, principal, None, refusal))
+        return
+    setattr(request.state, _PRELOADED, _PreloadedAccess(case_id, principal, access, None))
+    load = getattr(getattr(route, "endpoint", None), _READ_AHEAD_MARK, None)
+    if load is not None:  # a read: if the permission check then refuses, it is never shown
+        setattr(request.state, _READ_AHEAD, (access, load, load(session, access)))
 
 
 _LOADS_CASE_ACCESS = "__casefile_loads_case_access__"
@@ -240,6 +243,38 @@ def _loads_case_access(route: object) -> bool:
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+_READ_AHEAD = "casefile_case_read_ahead"
+_READ_AHEAD_MARK = "__casefile_case_read_ahead__"
+
+
+def case_read_ahead(load: Callable[[Session, CaseAccess], Any]) -> Callable[[F], F]:
+    """Mark a safe-method endpoint on the path's case: `load(session, access)` is read in
+    authentication's thread-pool hop, right after the case access, and handed over by
+    `read_ahead`. An endpoint left with nothing but rendering can then be `async def`: no
+    hop of its own. A mark, not a dependency: each dependency costs FastAPI a walk of its
+    sub-dependencies on every request. Only for reads (the session is read-only there)."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _READ_AHEAD_MARK, load)
+        return endpoint
+
+    return mark
+
+
+async def read_ahead(
+    request: Request, access: CaseAccess, session: Session, load: Callable[[Session, CaseAccess], T]
+) -> T:
+    """What `@case_read_ahead(load)` read for this access; read now, in a thread, if it was
+    not (another method, or another access)."""
+    stored: tuple[CaseAccess, Callable[..., Any], Any] | None = getattr(
+        request.state, _READ_AHEAD, None
+    )
+    if stored is not None and stored[0] is access and stored[1] is load:
+        value: T = stored[2]
+        return value
+    return await run_in_threadpool(load, session, access)
 
 
 _CASE_AND_MEMBERSHIP = (

@@ -6,9 +6,18 @@ import math
 import unicodedata
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
+from sqlalchemy.orm import Session
 
-from app.auth.dependencies import CaseCreator, CaseEditor, CaseReader, CurrentPrincipal
+from app.auth.dependencies import (
+    CaseAccess,
+    CaseCreator,
+    CaseEditor,
+    CaseReader,
+    CurrentPrincipal,
+    case_read_ahead,
+    read_ahead,
+)
 from app.cases import repository, service
 from app.cases.repository import BoundingBox, CaseFilters
 from app.cases.schemas import CaseCreate, CasePatch, CaseRead, Tag
@@ -101,6 +110,10 @@ def list_cases(
     return CasePage(items=[service.case_read(c, counts[c.id]) for c in cases], next_cursor=cursor)
 
 
+def _case_counts(session: Session, access: CaseAccess) -> dict[str, int]:
+    return repository.case_counts(session, [access.case.id])[access.case.id]
+
+
 @router.get(
     "/{case_id}",
     operation_id="getCase",
@@ -108,9 +121,11 @@ def list_cases(
     response_model=CaseRead,
     responses=problem_responses(401, 404, 422, etag=True),
 )
-def get_case(access: CaseReader, session: DbSession) -> Response:
+@case_read_ahead(_case_counts)
+async def get_case(request: Request, access: CaseReader, session: DbSession) -> Response:
+    # `async def`: the counts were read with the case (case_read_ahead); only rendering is left.
+    counts = await read_ahead(request, access, session, _case_counts)
     case = access.case
-    counts = repository.case_counts(session, [case.id])[case.id]
     return json_response(service.case_read(case, counts), etag=etag_for(case.version))
 
 

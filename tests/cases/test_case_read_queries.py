@@ -73,3 +73,41 @@ def test_a_refused_case_read_stops_after_the_case_lookup(
     answer = client.get(f"/api/v1/cases/{case['id']}", headers=outsider.headers)
     assert answer.status_code == 404
     assert len(statements) == 2, "\n\n".join(statements)
+
+
+def test_on_postgresql_a_read_holds_no_transaction_and_an_audited_read_does(
+    backend: str,
+    app: FastAPI,
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+) -> None:
+    """A plain GET's statements run in autocommit (no BEGIN, no COMMIT round trip); a GET that
+    appends audit events (`@audited_read`: a witness read) keeps its transaction."""
+    if backend != "postgres":
+        pytest.skip("SQLite reads keep their deferred BEGIN: no round trip to save there")
+    lead = make_user("investigator")
+    case = make_case(lead)
+    witness = client.post(
+        f"/api/v1/cases/{case['id']}/witnesses", json={"full_name": "A"}, headers=lead.headers
+    )
+    assert witness.status_code == 201, witness.text
+    autocommit: list[bool] = []
+
+    def record(conn: Any, *_: Any) -> None:
+        autocommit.append(conn.connection.dbapi_connection.autocommit)
+
+    engine = app.state.database.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(f"/api/v1/cases/{case['id']}", headers=lead.headers).status_code == 200
+        plain, autocommit[:] = list(autocommit), []
+        read = client.get(f"/api/v1/witnesses/{witness.json()['id']}", headers=lead.headers)
+        assert read.status_code == 200, read.text
+        audited = list(autocommit)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert plain
+    assert all(plain)
+    assert audited
+    assert not any(audited)
