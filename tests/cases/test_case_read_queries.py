@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import fastapi.dependencies.utils as fastapi_dependencies
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+import app.auth.dependencies as auth_dependencies
+import app.db as db
 from tests.fixtures.api import Actor
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SELECT 1")
@@ -111,3 +114,31 @@ def test_on_postgresql_a_read_holds_no_transaction_and_an_audited_read_does(
     assert all(plain)
     assert audited
     assert not any(audited)
+
+
+def test_a_case_read_takes_one_thread_pool_hop(
+    backend: str,
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each hop to the thread pool cost more than a query (bench/RESULTS.md: load): the token,
+    the case access and the counts are read in authentication's one hop, the endpoint is async,
+    and a read-only PostgreSQL session ends without one (SQLite still ends its BEGIN there)."""
+    lead = make_user("investigator")
+    case = make_case(lead)
+    hops: list[str] = []
+
+    def counting(real: Callable[..., Any]) -> Callable[..., Any]:
+        async def run(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            hops.append(getattr(call, "__name__", repr(call)))
+            return await real(call, *args, **kwargs)
+
+        return run
+
+    for module in (fastapi_dependencies, auth_dependencies, db):
+        monkeypatch.setattr(module, "run_in_threadpool", counting(module.run_in_threadpool))
+    answer = client.get(f"/api/v1/cases/{case['id']}", headers=lead.headers)
+    assert answer.status_code == 200, answer.text
+    assert hops == (["authenticate"] if backend == "postgres" else ["authenticate", "_finish"])
