@@ -9,7 +9,8 @@ Each client is one user with its own token, and asks only about cases it is a me
 The mix (weights in OPERATIONS): lists and searches 60% (case list plain and filtered by status,
 tag, date range and bounding box, text search, evidence and testimony lists of a case), single
 reads 25% (case, testimony, evidence item), testimony writes 10%, photo uploads of 2–5 MiB 5%.
-Clients are closed-loop (the next request leaves when the answer arrived, no think time) and
+Clients are closed-loop (the next request leaves when the answer arrived; `--think S` adds
+exponential pauses of S seconds on average between a client's requests, as people make) and
 spread over a few processes so that the client's own GIL is not what is measured. Latency is
 the client's: from sending the request to the last byte of the answer. Anything but the
 expected status is an error.
@@ -181,10 +182,12 @@ def testimony_body(witness_id: str, rng: random.Random) -> dict[str, str]:
 
 
 async def run_client(
-    client: Client, operations: dict[str, int], stop_at: float, tally: Tally
+    client: Client, operations: dict[str, int], stop_at: float, tally: Tally, think: float
 ) -> None:
     names, weights = list(operations), list(operations.values())
     while time.monotonic() < stop_at:
+        if think:  # a person reading the last answer: exponential pauses of `think` s on average
+            await asyncio.sleep(client.rng.expovariate(1 / think))
         name = client.rng.choices(names, weights)[0]
         started = time.perf_counter()
         try:
@@ -210,6 +213,7 @@ async def run_clients(
     seconds: float,
     photos: list[bytes],
     seed_value: int,
+    think: float,
 ) -> Tally:
     tally = Tally()
     limits = httpx.Limits(max_connections=len(users), max_keepalive_connections=len(users))
@@ -219,7 +223,7 @@ async def run_clients(
             Client(http, user, photos, random.Random(seed_value * 1000 + index))  # noqa: S311
             for index, user in enumerate(users)
         ]
-        await asyncio.gather(*(run_client(c, operations, stop_at, tally) for c in clients))
+        await asyncio.gather(*(run_client(c, operations, stop_at, tally, think) for c in clients))
     return tally
 
 
@@ -248,8 +252,10 @@ def run_load(
     seconds: float,
     processes: int,
     photos: list[bytes],
+    think: float = 0.0,
 ) -> Run:
-    """`len(users)` clients split over `processes` processes, all for `seconds`."""
+    """`len(users)` clients split over `processes` processes, all for `seconds`, each pausing
+    `think` seconds on average between requests (0: closed loop, the machine saturated)."""
     context = multiprocessing.get_context("spawn")
     workers = []
     shares = [users[index::processes] for index in range(processes)]
@@ -258,7 +264,7 @@ def run_load(
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
             target=load_process,
-            args=((base_url, share, operations, seconds, photos, index), sender),
+            args=((base_url, share, operations, seconds, photos, index, think), sender),
         )
         process.start()
         workers.append((process, receiver))
@@ -400,6 +406,9 @@ def main() -> None:
     parser.add_argument("--side-seconds", type=float, default=15, help="each side, each round")
     parser.add_argument("--side-rounds", type=int, default=3)
     parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean pause between a client's requests, s"
+    )
     parser.add_argument("--skip-mix", action="store_true")
     parser.add_argument("--skip-side", action="store_true")
     args = parser.parse_args()
@@ -419,9 +428,12 @@ def main() -> None:
             # Warm both workers' pools and caches before anything is measured.
             run_load(server.url, users, {"get_case": 1, "list_cases": 1}, 3, args.processes, [])
             if not args.skip_mix:
-                mix = run_load(server.url, users, OPERATIONS, args.duration, args.processes, photos)
+                mix = run_load(
+                    server.url, users, OPERATIONS, args.duration, args.processes, photos, args.think
+                )
                 lines += [
-                    f"Mix for {mix.seconds:.0f} s: {mix.requests} requests, "
+                    f"Mix for {mix.seconds:.0f} s, think time {args.think:g} s: "
+                    f"{mix.requests} requests, "
                     f"{mix.requests / mix.seconds:.0f} req/s; load average "
                     f"{mix.load_before} before, {mix.load_after} after.",
                     "",

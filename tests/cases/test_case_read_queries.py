@@ -78,8 +78,8 @@ def test_a_refused_case_read_stops_after_the_case_lookup(
     assert len(statements) == 2, "\n\n".join(statements)
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite keeps its deferred BEGIN
 def test_on_postgresql_a_read_holds_no_transaction_and_an_audited_read_does(
-    backend: str,
     app: FastAPI,
     client: TestClient,
     make_user: Callable[..., Actor],
@@ -87,8 +87,6 @@ def test_on_postgresql_a_read_holds_no_transaction_and_an_audited_read_does(
 ) -> None:
     """A plain GET's statements run in autocommit (no BEGIN, no COMMIT round trip); a GET that
     appends audit events (`@audited_read`: a witness read) keeps its transaction."""
-    if backend != "postgres":
-        pytest.skip("SQLite reads keep their deferred BEGIN: no round trip to save there")
     lead = make_user("investigator")
     case = make_case(lead)
     witness = client.post(
