@@ -55,7 +55,7 @@ class Match:
 
 def case_match(dialect: str, query: str) -> Match:
     query = unicodedata.normalize("NFC", query)
-    own = _own_fields_contain(Case, dialect, query)
+    own = _own_fields_contain(dialect, query)
     if dialect == "postgresql":
         # The trigram index finds candidates in the joined fields; a match there may span two
         # fields, so each field is still checked on its own.
@@ -70,8 +70,8 @@ def case_match(dialect: str, query: str) -> Match:
     return Match(own, [testimonies, visits])
 
 
-def _own_fields_contain(case: Any, dialect: str, query: str) -> ColumnElement[bool]:
-    return or_(*(_contains(dialect, getattr(case, name), query) for name in SEARCHED_FIELDS))
+def _own_fields_contain(dialect: str, query: str) -> ColumnElement[bool]:
+    return or_(*(_contains(dialect, getattr(Case, name), query) for name in SEARCHED_FIELDS))
 
 
 def _contains(dialect: str, column: InstrumentedAttribute[Any], query: str) -> ColumnElement[bool]:
