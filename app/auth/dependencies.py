@@ -9,12 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
-from sqlalchemy import String, Uuid, and_, bindparam, select
+from sqlalchemy import ColumnElement, Row, Select, String, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.auth import throttle
@@ -59,17 +59,28 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
     """App-wide: resolve the bearer token, or refuse with 401 unless the route is public.
     An address that sent too many invalid tokens lately gets 429 (app.auth.throttle).
 
-    On a safe-method route that loads a case, the case access is looked up too, in this same
-    thread-pool hop, once the token is known good (see `load_case_access`)."""
+    On a safe-method route that loads a case, the case access (and the endpoint's
+    `@case_read_ahead` columns) come in the token's own statement: one round trip, in this
+    one thread-pool hop. They are looked at only once the token is known good (see
+    `load_case_access`)."""
     route = request.scope.get("route")
-    if is_public_endpoint(getattr(route, "endpoint", None)):
+    endpoint = getattr(route, "endpoint", None)
+    if is_public_endpoint(endpoint):
         return None
     header = request.headers.get("authorization")
     if not header:
         raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
     key = throttle.client_key(current_client_address())
+    case_id = _case_to_preload(request, route)
+    ahead: CaseReadAhead[Any] | None = getattr(endpoint, _READ_AHEAD_MARK, None)
+    row: Row[Any] | None = None
     try:
-        principal = _principal_for(session, _bearer_secret(header), key)
+        secret = _bearer_secret(header)
+        if case_id is None:
+            principal = _principal_for(session, secret, key)
+        else:
+            row = _token_and_case(session, secret, key, case_id, ahead)
+            principal = _principal_from(row)
     except NotAuthenticated:
         # A throttled address gets 429 whatever it sent, malformed or unknown tokens too
         # (a known token's query read the window itself).
@@ -77,7 +88,8 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
         session.rollback()  # only reads so far; SQLite lets one writer in, the count's
         throttle.record_failure(request.app.state.database, key)
         raise
-    _preload_case_access(request, session, principal, route)
+    if row is not None and case_id is not None:  # the token is good: its case part may be used
+        _keep_case_access(request, principal, case_id, row, ahead)
     return principal
 
 
@@ -94,21 +106,30 @@ def _bearer_secret(header: str | None) -> str:
 # Statements that run on nearly every request are built once (see throttle.WINDOW_START).
 # Columns, not entities: the principal needs seven values, not two ORM objects to build,
 # track in the identity map and expire.
-_TOKEN_USER_AND_THROTTLE = (
-    select(
-        ApiToken.id,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        User.id.label("user_id"),
-        User.name,
-        User.role,
-        User.active,
-        throttle.WINDOW_FAILURES,
-        throttle.WINDOW_START,
-    )
-    .join(User, ApiToken.user_id == User.id)
-    .where(ApiToken.secret_sha256 == bindparam("digest", type_=String()))
+_TOKEN_COLUMNS = (
+    ApiToken.id,
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    User.id.label("user_id"),
+    User.name,
+    User.role,
+    User.active,
+    throttle.WINDOW_FAILURES,
+    throttle.WINDOW_START,
 )
+_TOKEN_WIDTH = len(_TOKEN_COLUMNS)  # a token statement's row: these first, then any others
+
+
+def _token_select(*more: Any) -> Select[Any]:
+    return (
+        select(*_TOKEN_COLUMNS, *more)
+        .select_from(ApiToken)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.secret_sha256 == bindparam("digest", type_=String()))
+    )
+
+
+_TOKEN_USER_AND_THROTTLE = _token_select()
 
 
 def _principal_for(session: Session, secret: str, throttle_key: str) -> Principal:
@@ -118,9 +139,16 @@ def _principal_for(session: Session, secret: str, throttle_key: str) -> Principa
         _TOKEN_USER_AND_THROTTLE,
         {"digest": secret_digest(secret), "throttle_key": throttle_key},
     ).first()
+    return _principal_from(row)
+
+
+def _principal_from(row: Row[Any] | None) -> Principal:
+    """The principal of a token statement's row (its first columns), or 429 / 401."""
     if row is None:
         raise NotAuthenticated("The token is not valid.")
-    token_id, revoked_at, expires_at, user_id, name, role, active, failures, window_start = row
+    token_id, revoked_at, expires_at, user_id, name, role, active, failures, window_start = row[
+        :_TOKEN_WIDTH
+    ]
     throttle.refuse_if_over(failures, window_start)
     if revoked_at is not None:
         raise NotAuthenticated("The token has been revoked.")
@@ -182,8 +210,8 @@ async def load_case_access(
     session: DbSession,
 ) -> CaseAccess:
     """The case of the path, for its members. On safe-method routes authentication already
-    looked it up in its own thread-pool hop (each hop costs more than this query); its outcome,
-    access or 404, is given here, where the dependency order expects it."""
+    read it, in the token's statement; its outcome, access or 404, is given here, where the
+    dependency order expects it (after the checks before this dependency)."""
     preloaded: _PreloadedAccess | None = getattr(request.state, _PRELOADED, None)
     if preloaded is not None and preloaded.case_id == case_id and preloaded.principal is principal:
         if preloaded.refusal is not None:
@@ -191,6 +219,21 @@ async def load_case_access(
         if preloaded.access is not None:
             return preloaded.access
     return await run_in_threadpool(case_access, session, principal, case_id)
+
+
+# The path's case id in statements that read a case (and its read-ahead columns) for a request.
+CASE_ID = bindparam("case_id", type_=Uuid())
+
+
+@dataclass(frozen=True, eq=False)
+class CaseReadAhead(Generic[T]):
+    """What a safe-method endpoint on the path's case reads besides the case: `columns` that
+    depend on the `CASE_ID` parameter alone (scalar subqueries; never on the token, user or
+    case rows beside them), made into the endpoint's value by `result`. Compared by identity:
+    each is the key of its statement."""
+
+    columns: tuple[ColumnElement[Any], ...]
+    result: Callable[[tuple[Any, ...]], T]
 
 
 _PRELOADED = "casefile_preloaded_case_access"
@@ -202,28 +245,88 @@ class _PreloadedAccess:
     principal: Principal
     access: CaseAccess | None
     refusal: CaseNotFound | None
+    ahead: CaseReadAhead[Any] | None = None
+    ahead_value: Any = None
 
 
-def _preload_case_access(
-    request: Request, session: Session, principal: Principal, route: object
-) -> None:
-    """Look up the case a safe-method route's `load_case_access` will ask for. Kept, not
-    raised: a 404 must come where that dependency stands, after the checks before it."""
+def _case_to_preload(request: Request, route: object) -> uuid.UUID | None:
+    """The path's case id on a safe-method route that will ask for `load_case_access`."""
     if request.method not in SAFE_METHODS or not _loads_case_access(route):
-        return
+        return None
     try:
-        case_id = uuid.UUID(str(request.path_params["case_id"]))
+        return uuid.UUID(str(request.path_params["case_id"]))
     except (KeyError, ValueError):
-        return  # no access will be asked for: the path parameter gets its 422
+        return None  # no access will be asked for: the path parameter gets its 422
+
+
+# One statement per read-ahead (None: the case access alone), built on first use.
+_TOKEN_AND_CASE: dict[CaseReadAhead[Any] | None, Select[Any]] = {}
+
+
+def _token_and_case_select(ahead: CaseReadAhead[Any] | None) -> Select[Any]:
+    """The token's row with, beside it, the path's case, its tags, the token user's membership
+    and the read-ahead columns: left joins, so that a valid token gets its row whether or not
+    the case exists or the user is a member. The case side is used only after the token side
+    passed every check (`authenticate`)."""
+    statement = _TOKEN_AND_CASE.get(ahead)
+    if statement is None:
+        statement = (
+            _token_select(
+                Case,
+                CaseMember.role,
+                CaseMember.can_identify_witnesses,
+                *(ahead.columns if ahead is not None else ()),
+            )
+            .outerjoin(Case, Case.id == CASE_ID)
+            .outerjoin(
+                CaseMember, and_(CaseMember.case_id == Case.id, CaseMember.user_id == User.id)
+            )
+            .options(joinedload(Case.tags))
+        )
+        _TOKEN_AND_CASE[ahead] = statement
+    return statement
+
+
+def _token_and_case(
+    session: Session,
+    secret: str,
+    throttle_key: str,
+    case_id: uuid.UUID,
+    ahead: CaseReadAhead[Any] | None,
+) -> Row[Any] | None:
+    """The row of `_token_and_case_select`; None if the token is unknown. ORM, not Core: the
+    case is an entity, with its tags, in the request's session like any loaded case."""
+    return (
+        session.execute(
+            _token_and_case_select(ahead),
+            {"digest": secret_digest(secret), "throttle_key": throttle_key, "case_id": case_id},
+        )
+        .unique()
+        .first()
+    )
+
+
+def _keep_case_access(
+    request: Request,
+    principal: Principal,
+    case_id: uuid.UUID,
+    row: Row[Any],
+    ahead: CaseReadAhead[Any] | None,
+) -> None:
+    """Keep, not raise, the case access of a token's row (the token already passed): a 404
+    must come where `load_case_access` stands, after the checks before it."""
+    case, role, can_identify = row[_TOKEN_WIDTH : _TOKEN_WIDTH + 3]
     try:
-        access = case_access(session, principal, case_id)
+        access = _granted(principal, case, role, can_identify)
     except CaseNotFound as refusal:
         setattr(request.state, _PRELOADED, _PreloadedAccess(case_id, principal, None, refusal))
         return
-    setattr(request.state, _PRELOADED, _PreloadedAccess(case_id, principal, access, None))
-    load = getattr(getattr(route, "endpoint", None), _READ_AHEAD_MARK, None)
-    if load is not None:  # a read: if the permission check then refuses, it is never shown
-        setattr(request.state, _READ_AHEAD, (access, load, load(session, access)))
+    value = ahead.result(tuple(row[_TOKEN_WIDTH + 3 :])) if ahead is not None else None
+    setattr(
+        request.state,
+        _PRELOADED,
+        _PreloadedAccess(case_id, principal, access, None, ahead, value),
+    )
 
 
 _LOADS_CASE_ACCESS = "__casefile_loads_case_access__"
@@ -245,40 +348,43 @@ def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
-_READ_AHEAD = "casefile_case_read_ahead"
 _READ_AHEAD_MARK = "__casefile_case_read_ahead__"
 
 
-def case_read_ahead(load: Callable[[Session, CaseAccess], Any]) -> Callable[[F], F]:
-    """Mark a safe-method endpoint on the path's case: `load(session, access)` is read in
-    authentication's thread-pool hop, right after the case access, and handed over by
-    `read_ahead`. An endpoint left with nothing but rendering can then be `async def`: no
-    hop of its own. A mark, not a dependency: each dependency costs FastAPI a walk of its
-    sub-dependencies on every request. Only for reads (the session is read-only there)."""
+def case_read_ahead(ahead: CaseReadAhead[Any]) -> Callable[[F], F]:
+    """Mark a safe-method endpoint on the path's case: `ahead`'s columns are read in
+    authentication's statement, with the case access, and handed over by `read_ahead`. An
+    endpoint left with nothing but rendering can then be `async def`: no hop of its own. A
+    mark, not a dependency: each dependency costs FastAPI a walk of its sub-dependencies on
+    every request. Only for reads (the session is read-only there)."""
 
     def mark(endpoint: F) -> F:
-        setattr(endpoint, _READ_AHEAD_MARK, load)
+        setattr(endpoint, _READ_AHEAD_MARK, ahead)
         return endpoint
 
     return mark
 
 
 async def read_ahead(
-    request: Request, access: CaseAccess, session: Session, load: Callable[[Session, CaseAccess], T]
+    request: Request, access: CaseAccess, session: Session, ahead: CaseReadAhead[T]
 ) -> T:
-    """What `@case_read_ahead(load)` read for this access; read now, in a thread, if it was
-    not (another method, or another access)."""
-    stored: tuple[CaseAccess, Callable[..., Any], Any] | None = getattr(
-        request.state, _READ_AHEAD, None
-    )
-    if stored is not None and stored[0] is access and stored[1] is load:
-        value: T = stored[2]
+    """What `@case_read_ahead(ahead)` read with this access; read now, in a thread, if it was
+    not (another method, or another access). Given only for the very access the endpoint
+    got, so only past that endpoint's permission checks."""
+    preloaded: _PreloadedAccess | None = getattr(request.state, _PRELOADED, None)
+    if preloaded is not None and preloaded.access is access and preloaded.ahead is ahead:
+        value: T = preloaded.ahead_value
         return value
-    return await run_in_threadpool(load, session, access)
+    return await run_in_threadpool(_read_ahead_now, session, access, ahead)
+
+
+def _read_ahead_now(session: Session, access: CaseAccess, ahead: CaseReadAhead[T]) -> T:
+    row = session.connection().execute(select(*ahead.columns), {"case_id": access.case.id}).one()
+    return ahead.result(tuple(row))
 
 
 _CASE_AND_MEMBERSHIP = (
-    select(Case, CaseMember)
+    select(Case, CaseMember.role, CaseMember.can_identify_witnesses)
     .outerjoin(
         CaseMember,
         and_(
@@ -286,7 +392,7 @@ _CASE_AND_MEMBERSHIP = (
             CaseMember.user_id == bindparam("user_id", type_=Uuid()),
         ),
     )
-    .where(Case.id == bindparam("case_id", type_=Uuid()))
+    .where(Case.id == CASE_ID)
     .options(joinedload(Case.tags))
 )
 
@@ -301,14 +407,22 @@ def case_access(session: Session, principal: Principal, case_id: uuid.UUID) -> C
         .unique()
         .first()
     )
-    case, member = row if row is not None else (None, None)
-    if case is None or (member is None and not principal.is_admin):
+    case, role, can_identify = row if row is not None else (None, None, None)
+    return _granted(principal, case, role, can_identify)
+
+
+def _granted(
+    principal: Principal, case: Case | None, role: str | None, can_identify: bool | None
+) -> CaseAccess:
+    """The access of `principal` to a loaded case with its membership columns (`role` is None
+    for a non-member: the column is NOT NULL), or 404 for non-members and missing cases."""
+    if case is None or (role is None and not principal.is_admin):
         raise CaseNotFound()
     return CaseAccess(
         case=case,
         principal=principal,
-        role=CaseRole(member.role) if member else None,
-        can_identify_witnesses=principal.is_admin or bool(member and member.can_identify_witnesses),
+        role=CaseRole(role) if role is not None else None,
+        can_identify_witnesses=principal.is_admin or bool(role is not None and can_identify),
     )
 
 

@@ -7,10 +7,8 @@ import unicodedata
 from typing import Annotated
 
 from fastapi import Query, Request, Response
-from sqlalchemy.orm import Session
 
 from app.auth.dependencies import (
-    CaseAccess,
     CaseCreator,
     CaseEditor,
     CaseReader,
@@ -19,6 +17,7 @@ from app.auth.dependencies import (
     read_ahead,
 )
 from app.cases import repository, service
+from app.cases.counts import CASE_COUNTS
 from app.cases.repository import BoundingBox, CaseFilters
 from app.cases.schemas import CaseCreate, CasePatch, CaseRead, Tag
 from app.db import DbSession
@@ -110,10 +109,6 @@ def list_cases(
     return CasePage(items=[service.case_read(c, counts[c.id]) for c in cases], next_cursor=cursor)
 
 
-def _case_counts(session: Session, access: CaseAccess) -> dict[str, int]:
-    return repository.case_counts(session, [access.case.id])[access.case.id]
-
-
 @router.get(
     "/{case_id}",
     operation_id="getCase",
@@ -121,10 +116,11 @@ def _case_counts(session: Session, access: CaseAccess) -> dict[str, int]:
     response_model=CaseRead,
     responses=problem_responses(401, 404, 422, etag=True),
 )
-@case_read_ahead(_case_counts)
+@case_read_ahead(CASE_COUNTS)
 async def get_case(request: Request, access: CaseReader, session: DbSession) -> Response:
-    # `async def`: the counts were read with the case (case_read_ahead); only rendering is left.
-    counts = await read_ahead(request, access, session, _case_counts)
+    # `async def`: the counts were read with the token and the case (case_read_ahead); only
+    # rendering is left.
+    counts = await read_ahead(request, access, session, CASE_COUNTS)
     case = access.case
     return json_response(service.case_read(case, counts), etag=etag_for(case.version))
 

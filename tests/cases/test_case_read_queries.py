@@ -1,12 +1,15 @@
 """Reading a case costs a fixed, small number of statements: it runs on nearly every request,
 and on PostgreSQL each statement is a round trip (bench/RESULTS.md: load). The token with the
-throttle window, the case with its tags and the caller's membership, its four counts: three
-statements, whatever the number of tags, members or items. These tests count what the app's
+throttle window, the case with its tags, the caller's membership and its four counts: one
+statement, whatever the number of tags, members or items. These tests count what the app's
 own engine executes, so that a change that brings back per-request queries fails here.
+(What that one statement must never give away: tests/auth/test_case_read_authentication.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,9 +18,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from starlette.requests import Request
 
 import app.auth.dependencies as auth_dependencies
 import app.db as db
+from app.auth.dependencies import Principal
+from app.cases import repository
+from app.cases.counts import CASE_COUNTS
+from app.models.user import GlobalRole
 from tests.fixtures.api import Actor
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SELECT 1")
@@ -38,7 +46,7 @@ def statements(app: FastAPI, client: TestClient) -> Iterator[list[str]]:
     event.remove(engine, "before_cursor_execute", record)
 
 
-def test_a_case_read_is_three_statements_however_much_it_holds(
+def test_a_case_read_is_one_statement_however_much_it_holds(
     client: TestClient,
     make_user: Callable[..., Actor],
     make_case: Callable[..., dict[str, Any]],
@@ -58,12 +66,17 @@ def test_a_case_read_is_three_statements_however_much_it_holds(
         statements.clear()
         answer = client.get(f"/api/v1/cases/{case['id']}", headers=reader.headers)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["counts"]["witnesses"] == 1
-        assert len(answer.json()["tags"]) == 4
-        assert len(statements) == 3, "\n\n".join(statements)
+        assert answer.json()["counts"] == {
+            "witnesses": 1,
+            "testimonies": 0,
+            "site_visits": 0,
+            "evidence": 0,
+        }
+        assert answer.json()["tags"] == ["missile", "night", "school", "shelter"]
+        assert len(statements) == 1, "\n\n".join(statements)
 
 
-def test_a_refused_case_read_stops_after_the_case_lookup(
+def test_a_refused_case_read_is_the_same_one_statement(
     client: TestClient,
     make_user: Callable[..., Actor],
     make_case: Callable[..., dict[str, Any]],
@@ -75,7 +88,7 @@ def test_a_refused_case_read_stops_after_the_case_lookup(
     statements.clear()
     answer = client.get(f"/api/v1/cases/{case['id']}", headers=outsider.headers)
     assert answer.status_code == 404
-    assert len(statements) == 2, "\n\n".join(statements)
+    assert len(statements) == 1, "\n\n".join(statements)
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite keeps its deferred BEGIN
@@ -140,3 +153,36 @@ def test_a_case_read_takes_one_thread_pool_hop(
     answer = client.get(f"/api/v1/cases/{case['id']}", headers=lead.headers)
     assert answer.status_code == 200, answer.text
     assert hops == (["authenticate"] if backend == "postgres" else ["authenticate", "_finish"])
+
+
+def test_counts_not_read_ahead_are_read_on_their_own(
+    app: FastAPI,
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+) -> None:
+    """`read_ahead` for an access that authentication did not read (here: no request state at
+    all) reads the same columns in a statement of their own."""
+    lead = make_user("investigator")
+    case = make_case(lead)
+    witness = client.post(
+        f"/api/v1/cases/{case['id']}/witnesses", json={"full_name": "A"}, headers=lead.headers
+    )
+    assert witness.status_code == 201, witness.text
+    principal = Principal(
+        user_id=uuid.UUID(lead.id),
+        name=lead.name,
+        role=GlobalRole.INVESTIGATOR,
+        token_id=uuid.uuid4(),
+    )
+    request = Request({"type": "http", "method": "GET", "app": app, "headers": []})
+    with app.state.database.request_reads() as session:
+        access = auth_dependencies.case_access(session, principal, uuid.UUID(case["id"]))
+        counts = asyncio.run(auth_dependencies.read_ahead(request, access, session, CASE_COUNTS))
+    assert counts == {"witnesses": 1, "testimonies": 0, "site_visits": 0, "evidence": 0}
+    assert counts == case_counts_of(app, case["id"])
+
+
+def case_counts_of(app: FastAPI, case_id: str) -> dict[str, int]:
+    with app.state.database.request_reads() as session:
+        return repository.case_counts(session, [uuid.UUID(case_id)])[uuid.UUID(case_id)]
