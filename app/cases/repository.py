@@ -67,6 +67,7 @@ def list_visible_cases(
     if filters.text:
         query = _searched(
             session,
+            principal,
             query,
             case_match(session.get_bind().dialect.name, filters.text),
             page.limit + 1,
@@ -81,24 +82,42 @@ NEWEST_FIRST = (Case.created_at.desc(), Case.id.desc())
 
 # Below this many testimonies and visits matching, a search gathers their cases first.
 FEW_LINKED = 1000
+# A member of fewer cases than this has each of them checked, testimonies and visits too.
+FEW_MEMBER_CASES = 1000
 
 
-def _searched(session: Session, query: Select[Case], match: Match, wanted: int) -> Select[Case]:
+def _searched(
+    session: Session, principal: Principal, query: Select[Case], match: Match, wanted: int
+) -> Select[Case]:
     """The listing limited to matching cases.
 
     PostgreSQL has an index for each way of matching (trigrams on the case's fields, full text
     on testimonies and on visits) but can use none of them for an OR of the three: a search
-    matching few cases read every case (bench.scale). So the cases matching through their own
-    fields come from their own newest-first page of `wanted` (planned apart: for a common word
-    the planner walks the newest cases and stops early, for a rare one it takes the few rows
-    the trigram index gives), and the testimonies and visits are counted first, up to
-    FEW_LINKED: when few match, their cases are gathered and only those are sorted (a rare
-    word); when many do, the listing walks the newest cases and checks each against the sets
-    (a common word: it stops early), rather than sorting a large share of all cases. Either
-    way the first `wanted` rows are those of the plain OR. SQLite's FTS5 gains nothing here."""
+    matching few cases read every case (bench.scale). So:
+    - a member of few cases has each of them checked, its testimonies and visits through
+      their case's index: bounded by the member's cases, whatever the words (a common word
+      gathered thousands of testimonies from the full-text index first);
+    - for others, the cases matching through their own fields come from their own
+      newest-first page of `wanted` (planned apart: for a common word the planner walks the
+      newest cases and stops early, for a rare one it takes the few rows the trigram index
+      gives), and the testimonies and visits are counted first, up to FEW_LINKED: when few
+      match, their cases are gathered and only those are sorted (a rare word); when many do,
+      the listing walks the newest cases and checks each against the sets (a common word: it
+      stops early), rather than sorting a large share of all cases.
+    Every way, the first `wanted` rows are those of the plain OR. SQLite's FTS5 gains nothing
+    here."""
     linked = [Case.id.in_(ids) for ids in match.linked]
     if session.get_bind().dialect.name != "postgresql":
         return query.where(or_(match.own, *linked))
+    if not principal.is_admin and not _at_least(
+        session,
+        # In index order: the planner expects many rows and would rather scan the table.
+        select(CaseMember.case_id)
+        .where(CaseMember.user_id == principal.user_id)
+        .order_by(CaseMember.case_id),
+        FEW_MEMBER_CASES,
+    ):
+        return query.where(or_(match.own, *match.linked_here))
     own_page = (
         query.with_only_columns(Case.id).where(match.own).order_by(*NEWEST_FIRST).limit(wanted)
     )
@@ -107,7 +126,9 @@ def _searched(session: Session, query: Select[Case], match: Match, wanted: int) 
     return query.where(or_(Case.id.in_(own_page), *linked))
 
 
-def _at_least(session: Session, rows: CompoundSelect[uuid.UUID], count: int) -> bool:
+def _at_least(
+    session: Session, rows: Select[uuid.UUID] | CompoundSelect[uuid.UUID], count: int
+) -> bool:
     """Whether `rows` holds `count` rows, reading no more than that many (UNION ALL streams;
     UNION would read every row to remove duplicates first)."""
     first = rows.limit(count).subquery()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     func,
     literal_column,
     or_,
@@ -46,11 +47,14 @@ def words(query: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Match:
-    """The two ways a case can match: its own fields contain the query (as one substring), or
-    a testimony or linked site visit matches its words (`linked`: the ids of such cases)."""
+    """The ways a case can match: its own fields contain the query (as one substring), or a
+    testimony or linked site visit matches its words. `linked` gives the ids of such cases
+    (sets to gather or to hash); `linked_here` says whether the case at hand has one
+    (correlated: cheap per case, so for callers who see few cases)."""
 
     own: ColumnElement[bool]
     linked: list[Select[uuid.UUID]]
+    linked_here: list[ColumnElement[bool]]
 
 
 def case_match(dialect: str, query: str) -> Match:
@@ -62,12 +66,24 @@ def case_match(dialect: str, query: str) -> Match:
         own = and_(case_search_text().icontains(query, autoescape=True), own)
     terms = words(query)
     if not terms:
-        return Match(own, [])
-    testimonies = select(Testimony.case_id).where(_testimony_match(dialect, terms))
-    visits = select(SiteVisitCase.case_id).where(
-        SiteVisitCase.site_visit_id.in_(select(SiteVisit.id).where(_visit_match(dialect, terms)))
+        return Match(own, [], [])
+    testimony, visit = _testimony_match(dialect, terms), _visit_match(dialect, terms)
+    visit_ids = select(SiteVisit.id).where(visit)
+    return Match(
+        own,
+        linked=[
+            select(Testimony.case_id).where(testimony),
+            select(SiteVisitCase.case_id).where(SiteVisitCase.site_visit_id.in_(visit_ids)),
+        ],
+        linked_here=[
+            exists().where(Testimony.case_id == Case.id, testimony),
+            exists().where(
+                SiteVisitCase.case_id == Case.id,
+                SiteVisitCase.site_visit_id == SiteVisit.id,
+                visit,
+            ),
+        ],
     )
-    return Match(own, [testimonies, visits])
 
 
 def _own_fields_contain(dialect: str, query: str) -> ColumnElement[bool]:
