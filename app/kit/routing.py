@@ -16,6 +16,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.errors import PayloadTooLarge, RequestBodyStalled
+from app.kit.lanes import list_lane
+from app.kit.pagination import Page
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 BODY_RECEIVE_TIMEOUT_S = 60.0  # longest silence while a JSON body arrives; then 408
@@ -80,8 +82,15 @@ class LimitedBodyRoute(APIRoute):
         handler = super().get_route_handler()
         limit: int = getattr(self.endpoint, _LIMIT_MARK, DEFAULT_BODY_LIMIT)
         parses_body = self.body_field is not None
+        is_list = isinstance(self.response_model, type) and issubclass(self.response_model, Page)
 
         async def limited(request: Request) -> Response:
+            if is_list:
+                async with list_lane():
+                    return await _bounded(request)
+            return await _bounded(request)
+
+        async def _bounded(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
             if declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
