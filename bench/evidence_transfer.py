@@ -127,8 +127,11 @@ def serve(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Serv
                 break
         else:
             raise RuntimeError(f"casefile serve exited with {process.wait()}")
-        # Keep draining its output so that a full pipe never stalls the server.
-        threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
+        # Keep draining its output so that a full pipe never stalls the server; kept in the
+        # file CFBENCH_SERVER_LOG names, if any (the error log of a run that had errors).
+        threading.Thread(
+            target=_drain, args=(process, os.environ.get("CFBENCH_SERVER_LOG")), daemon=True
+        ).start()
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -144,6 +147,17 @@ def serve(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Serv
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _drain(process: subprocess.Popen[str], keep: str | None) -> None:
+    assert process.stdout is not None
+    if keep is None:
+        for _ in process.stdout:
+            pass
+        return
+    with open(keep, "a") as log:
+        for line in process.stdout:
+            log.write(line)
 
 
 def create_case(client: httpx.Client, server: Server) -> str:
