@@ -65,6 +65,8 @@ def endpoints(ids: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("q=rare word", "admin", "/api/v1/cases?q=zqxj"),
         ("q=siren (testimonies)", "member of 10,000", "/api/v1/cases?q=siren"),
         ("q=rare word", "member of 10,000", "/api/v1/cases?q=zqxj"),
+        ("q=drone (none of this member's)", "member of 10,000", "/api/v1/cases?q=drone"),
+        ("q=siren (testimonies)", "member of 300", "/api/v1/cases?q=siren"),
         ("q=Stepanakert (case fields)", "admin", "/api/v1/cases?q=Stepanakert"),
         ("evidence of a case", "admin", f"/api/v1/cases/{case}/evidence"),
         ("testimonies of a case", "admin", f"/api/v1/cases/{case}/testimonies"),
