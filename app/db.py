@@ -255,6 +255,17 @@ def own_transactions(endpoint: F) -> F:
     return endpoint
 
 
+def release_early(session: Session) -> None:
+    """Give the request session's connection back before a long stream (`@own_transactions`).
+
+    Its objects are detached first, keeping what was loaded: a plain rollback expires them,
+    and the next attribute read quietly took a connection again, idle in a transaction, for
+    the whole stream (under load, uploads held the entire pool and other requests failed
+    after 30 s). Reading something that was never loaded now fails loudly instead."""
+    session.expunge_all()
+    session.rollback()
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session; commit if the endpoint succeeded, else roll back.
 

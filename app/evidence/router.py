@@ -23,7 +23,7 @@ from app.auth.dependencies import (
 )
 from app.auth.permissions import CasePermission
 from app.config import Settings
-from app.db import Database, DbSession, audited_read, own_transactions
+from app.db import Database, DbSession, audited_read, own_transactions, release_early
 from app.errors import AppError, PayloadTooLarge
 from app.evidence import service
 from app.evidence.commit import Ingest, commit_arrival
@@ -134,7 +134,7 @@ async def upload_evidence(request: Request, access: CaseEditor, session: DbSessi
     if declared.isascii() and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise PayloadTooLarge(f"Files over {limit} bytes are refused; nothing was stored.")
     key = valid_idempotency_key(request.headers.get("idempotency-key"))
-    await run_in_threadpool(session.rollback)  # no transaction stays open while bytes flow
+    await run_in_threadpool(release_early, session)  # no connection is held while bytes flow
     store: ObjectStore = request.app.state.object_store
     evidence_id = uuid.uuid4()
     received = await receive_multipart(
@@ -330,7 +330,7 @@ def verify_evidence(
     request: Request, evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
 ) -> VerificationResult:
     item, _ = _item_access(session, principal, evidence_id, CasePermission.VERIFY_EVIDENCE)
-    session.rollback()  # re-reading may take minutes: hold no transaction meanwhile
+    release_early(session)  # re-reading may take minutes: hold no connection meanwhile
     store: ObjectStore = request.app.state.object_store
     found = service.rehash(store, item)
     database: Database = request.app.state.database

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import CurrentPrincipal, Principal
-from app.db import Database, DbSession, own_transactions
+from app.db import Database, DbSession, own_transactions, release_early
 from app.errors import AppError, PayloadTooLarge
 from app.evidence import service as evidence
 from app.evidence.commit import Ingest, commit_arrival
@@ -156,7 +156,7 @@ def create_upload(request: Request, principal: CurrentPrincipal, session: DbSess
         raise AppError("Upload-Length (a whole number of bytes) is required.", headers=TUS_HEADERS)
     pairs = service.parse_metadata_header(request.headers.get("upload-metadata"))
     key = valid_idempotency_key(request.headers.get("idempotency-key"))
-    session.rollback()
+    release_early(session)
     store: ObjectStore = request.app.state.object_store
     database: Database = request.app.state.database
     service.purge_expired(database, store)
@@ -273,7 +273,7 @@ async def append_upload(
     if not _whole_number(offset_header):
         raise AppError("Upload-Offset (a whole number) is required.", headers=TUS_HEADERS)
     checksum = _parse_checksum(request.headers.get("upload-checksum"))
-    await run_in_threadpool(session.rollback)
+    await run_in_threadpool(release_early, session)
     database: Database = request.app.state.database
     store: ObjectStore = request.app.state.object_store
     upload, hold = await run_in_threadpool(
@@ -455,7 +455,7 @@ def terminate_upload(
 ) -> Response:
     _require_tus(request)
     service.load(session, principal, upload_id)
-    session.rollback()
+    release_early(session)
     service.forget(
         request.app.state.database,
         request.app.state.object_store,
