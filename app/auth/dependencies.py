@@ -90,6 +90,7 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
         raise
     if row is not None and case_id is not None:  # the token is good: its case part may be used
         _keep_case_access(request, principal, case_id, row, ahead)
+    setattr(request.state, _PRINCIPAL, principal)
     return principal
 
 
@@ -159,13 +160,28 @@ def _principal_from(row: Row[Any] | None) -> Principal:
     return Principal(user_id=user_id, name=name, role=GlobalRole(role), token_id=token_id)
 
 
+_PRINCIPAL = "casefile_principal"
+
+
 # The dependencies below only look at what is already loaded: `async def` keeps them on the
 # event loop instead of sending each through the thread pool (a hop costs more than the check).
-async def current_principal(
-    principal: Annotated[Principal | None, Depends(authenticate)],
-) -> Principal:
-    if principal is None:
-        raise RuntimeError("a public endpoint asked for the current principal")
+async def current_principal(request: Request) -> Principal:
+    """The caller `authenticate` found for this request.
+
+    Read from the request, where that app-wide dependency (solved before any route's own)
+    left it, rather than by depending on `authenticate` again: FastAPI caches the value but
+    walks a dependency's whole sub-tree again wherever it is named, on every request. No
+    principal there is a bug (a public endpoint, or an app without `authenticate`), never a
+    pass: it fails the request."""
+    return authenticated(request)
+
+
+def authenticated(request: Request) -> Principal:
+    """The principal `authenticate` left on this request, or a RuntimeError (a 500): a public
+    endpoint asked for one, or the app does not authenticate."""
+    principal: Principal | None = getattr(request.state, _PRINCIPAL, None)
+    if not isinstance(principal, Principal):
+        raise RuntimeError("no authenticated principal: a public route, or no `authenticate`")
     return principal
 
 
@@ -206,12 +222,13 @@ class CaseAccess:
 async def load_case_access(
     request: Request,
     case_id: Annotated[uuid.UUID, Path(description="The case's id.")],
-    principal: CurrentPrincipal,
     session: DbSession,
 ) -> CaseAccess:
     """The case of the path, for its members. On safe-method routes authentication already
     read it, in the token's statement; its outcome, access or 404, is given here, where the
-    dependency order expects it (after the checks before this dependency)."""
+    dependency order expects it (after the checks before this dependency). The caller is
+    `authenticated(request)`, as in `current_principal`, without a dependency's walk."""
+    principal = authenticated(request)
     preloaded: _PreloadedAccess | None = getattr(request.state, _PRELOADED, None)
     if preloaded is not None and preloaded.case_id == case_id and preloaded.principal is principal:
         if preloaded.refusal is not None:

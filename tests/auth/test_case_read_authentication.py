@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.auth.dependencies import CurrentPrincipal, public
 from app.auth.throttle import MAX_FAILURES
 from app.models import ApiToken
 from tests.fixtures.api import Actor, DatabaseProbe, MakeUser
@@ -160,3 +162,32 @@ def test_an_admin_who_is_not_a_member_reads_the_case(
     answer = _read(client, case["id"], admin.headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["title"] == SECRET_TITLE
+
+
+def test_a_public_endpoint_asking_for_the_principal_fails_loudly(app: FastAPI) -> None:
+    """The principal is read from what authentication left on the request: where it left
+    nothing, the request fails (500), it never passes unauthenticated."""
+
+    @public
+    def who(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"name": principal.name}
+
+    app.add_api_route("/probe/public-who", who, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/probe/public-who").status_code == 500
+
+
+def test_an_app_without_authentication_cannot_have_a_principal() -> None:
+    """Without the app-wide `authenticate`, nothing sets the principal: a route asking for
+    it fails rather than serve anyone."""
+    bare = FastAPI()
+
+    @bare.get("/who")
+    def who(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"name": principal.name}
+
+    with TestClient(bare, raise_server_exceptions=False) as client:
+        assert (
+            client.get("/who", headers={"Authorization": "Bearer cf_" + "A" * 43}).status_code
+            == 500
+        )
