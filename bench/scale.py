@@ -9,6 +9,7 @@ PostgreSQL (bench/scale_fill.py), then, for every list and search endpoint:
   a member of 300 and one who is a member of 10,000.
 
 Run: .venv/bin/python -m bench.scale [--cases 100000] [--requests 100] [--plans FILE]
+     [--database URL]  (a database filled by an earlier run's fill, reused and kept: no fill)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,32 @@ def add_tokens(engine: Engine) -> dict[str, str]:
             )
             tokens[who] = secret
     return tokens
+
+
+def add_admin_token(engine: Engine) -> str:
+    """An admin and its API token (for a reused database, where no first admin was printed)."""
+    secret = new_token_secret()
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            text("SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1")
+        ).scalar()
+        if user_id is None:
+            user_id = uuid.uuid4()
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, name, role, active, created_at, updated_at, version) "
+                    "VALUES (:id, 'scale-admin', 'admin', true, now(), now(), 1)"
+                ),
+                {"id": user_id},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO api_tokens (id, user_id, secret_sha256, label, created_at) "
+                "VALUES (:id, :user_id, :digest, 'scale', now())"
+            ),
+            {"id": uuid.uuid4(), "user_id": user_id, "digest": secret_digest(secret)},
+        )
+    return secret
 
 
 def sample_ids(engine: Engine, count: int) -> list[dict[str, Any]]:
@@ -183,28 +210,32 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--requests", type=int, default=100, help="per endpoint")
     parser.add_argument("--plans", type=Path, help="write every EXPLAIN here (default: stderr)")
+    parser.add_argument("--database", help="reuse this filled database (kept): no fill")
     args = parser.parse_args()
     log = sys.stderr
     with (
         tempfile.TemporaryDirectory(prefix="casefile-scale-") as scratch,
-        scratch_database() as url,
+        nullcontext(args.database) if args.database else scratch_database() as url,
     ):
         work = Path(scratch)
         env = {"CASEFILE_DATABASE_URL": url, "CASEFILE_STORAGE_URL": f"file://{work}/objects"}
         with serve(env, work, workers=2) as server:
             engine = create_engine(url)
-            started = time.monotonic()
-            print("filling:", file=log)
-            with engine.connect() as connection:
-                fill(
-                    connection,
-                    cases=args.cases,
-                    evidence=args.evidence,
-                    events=args.events,
-                    log=log,
-                )
-            fill_seconds = time.monotonic() - started
-            tokens = {"admin": server.token, **add_tokens(engine)}
+            fill_seconds = None
+            if not args.database:
+                started = time.monotonic()
+                print("filling:", file=log)
+                with engine.connect() as connection:
+                    fill(
+                        connection,
+                        cases=args.cases,
+                        evidence=args.evidence,
+                        events=args.events,
+                        log=log,
+                    )
+                fill_seconds = time.monotonic() - started
+            # A reused database has users already: the server made no first admin.
+            tokens = {"admin": server.token or add_admin_token(engine), **add_tokens(engine)}
             samples = sample_ids(engine, 50)
             lines = report_header(engine, fill_seconds)
             settings = Settings(
@@ -220,7 +251,7 @@ def main() -> None:
     print("\n".join(lines))
 
 
-def report_header(engine: Engine, fill_seconds: float) -> list[str]:
+def report_header(engine: Engine, fill_seconds: float | None) -> list[str]:
     with engine.connect() as connection:
         counts = {
             table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
@@ -232,7 +263,9 @@ def report_header(engine: Engine, fill_seconds: float) -> list[str]:
     return [
         f"## Data at scale (`python -m bench.scale`) — {today()}",
         "",
-        f"Machine: {machine()}. Filled in {fill_seconds:.0f} s (database {size}): "
+        f"Machine: {machine()}. "
+        + (f"Filled in {fill_seconds:.0f} s" if fill_seconds else "Reused")
+        + f" (database {size}): "
         + ", ".join(f"{n:,} {t}" for t, n in counts.items())
         + ". Latency: one client, sequential requests over 50 sampled cases, "
         "`casefile serve --workers 2`.",
