@@ -137,7 +137,9 @@ def create_database(url: str, *, signer: object | None = None, pool_size: int = 
         "autoflush": True,
         "info": {SIGNER_INFO_KEY: signer},
     }
-    request_reads = sessionmaker(reader, **options)
+    request_reads = sessionmaker(
+        reader, **{**options, "info": {**options["info"], NO_TRANSACTION_INFO_KEY: autocommit}}
+    )
     guard_read_only_sessions(request_reads)
     return Database(
         engine=engine,
@@ -149,6 +151,22 @@ def create_database(url: str, *, signer: object | None = None, pool_size: int = 
 
 
 READ_ONLY_OPTION = "casefile_read_only"
+# True in the `info` of sessions that hold no transaction (`request_reads` on PostgreSQL).
+NO_TRANSACTION_INFO_KEY = "casefile_no_transaction"
+
+
+def release_connection(session: Session) -> None:
+    """Give the connection of a session that holds no transaction back to the pool now, not
+    when the request ends: while a request waits its turn on the event loop to render, its
+    connection is idle, and under load the held ones outnumbered the pool, whose overflow
+    connections were then closed and opened again (on PostgreSQL a new backend process each:
+    bench/RESULTS.md, load). What the session loaded stays readable (detached, not expired);
+    a later statement takes a connection again.
+
+    Any other session is left alone: ending its transaction early would change what its
+    later statements see (on SQLite, the snapshot of the request)."""
+    if session.info.get(NO_TRANSACTION_INFO_KEY):
+        session.close()
 
 
 class ReadOnlySessionError(RuntimeError):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.auth import throttle
 from app.auth.permissions import CASE_CREATORS, CasePermission, case_role_allows
 from app.auth.tokens import looks_like_token, secret_digest
-from app.db import SAFE_METHODS, DbSession, utcnow
+from app.db import SAFE_METHODS, DbSession, release_connection, utcnow
 from app.errors import AppError, CaseNotFound, Forbidden, NotAuthenticated
 from app.kit.request_context import current_client_address
 from app.models.case import Case, CaseMember, CaseRole
@@ -90,6 +90,8 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
         raise
     if row is not None and case_id is not None:  # the token is good: its case part may be used
         _keep_case_access(request, principal, case_id, row, ahead)
+        if ahead is not None:  # all the endpoint reads came in that statement
+            release_connection(session)
     setattr(request.state, _PRINCIPAL, principal)
     return principal
 

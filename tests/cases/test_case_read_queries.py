@@ -23,7 +23,7 @@ from starlette.requests import Request
 import app.auth.dependencies as auth_dependencies
 import app.db as db
 from app.auth.dependencies import Principal
-from app.cases import repository
+from app.cases import repository, service
 from app.cases.counts import CASE_COUNTS
 from app.models.user import GlobalRole
 from tests.fixtures.api import Actor
@@ -186,3 +186,32 @@ def test_counts_not_read_ahead_are_read_on_their_own(
 def case_counts_of(app: FastAPI, case_id: str) -> dict[str, int]:
     with app.state.database.request_reads() as session:
         return repository.case_counts(session, [uuid.UUID(case_id)])[uuid.UUID(case_id)]
+
+
+def test_a_case_read_gives_its_connection_back_before_rendering(
+    backend: str,
+    app: FastAPI,
+    client: TestClient,
+    make_user: Callable[..., Actor],
+    make_case: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL the read-only session holds no transaction: once authentication has read
+    the token, the case and its counts, its connection goes back to the pool, and a request
+    waiting its turn on the event loop to render holds none (under load the held ones
+    outnumbered the pool, whose overflow connections were closed and opened again). SQLite
+    keeps its read transaction, and so its connection, to the end."""
+    lead = make_user("investigator")
+    case = make_case(lead, tags=["missile", "school"])
+    held: list[int] = []
+    render = service.case_read
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        held.append(app.state.database.engine.pool.checkedout())
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(service, "case_read", watching)
+    answer = client.get(f"/api/v1/cases/{case['id']}", headers=lead.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["tags"] == ["missile", "school"]  # loaded before, readable after
+    assert held == [0 if backend == "postgres" else 1]
