@@ -114,7 +114,14 @@ class Database:
         self.engine.dispose()
 
 
-def create_database(url: str, *, signer: object | None = None, pool_size: int = 10) -> Database:
+# Connections each server process keeps open to PostgreSQL (more, up to 20, are opened when
+# needed and closed again when given back).
+POOL_SIZE = 10
+
+
+def create_database(
+    url: str, *, signer: object | None = None, pool_size: int = POOL_SIZE
+) -> Database:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
         # SQLite allows one writer: take the write lock at BEGIN so a request that read first

@@ -16,7 +16,7 @@ from app.auth.dependencies import authenticate
 from app.bundles.router import router as bundles_router
 from app.cases.router import router as cases_router
 from app.config import Settings
-from app.db import create_database
+from app.db import POOL_SIZE, create_database
 from app.evidence.router import router as evidence_router
 from app.kit.idempotency import IdempotentReplay, on_idempotent_replay
 from app.kit.metrics import HttpMetrics
@@ -103,7 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
-        dependencies=[Depends(authenticate)],
+        # Authentication's thread-pool hop takes a connection: no more of them at once than the
+        # pool keeps. Past that, a hop would only open an overflow connection, closed again when
+        # given back: under load a new PostgreSQL backend (3 ms of CPU) every ten case reads
+        # (bench/RESULTS.md: load). Waiting hops wait on the event loop, not in a thread.
+        dependencies=[Depends(authenticate, max_concurrency=POOL_SIZE)],
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -9,6 +9,8 @@ own engine executes, so that a change that brings back per-request queries fails
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +28,7 @@ from app.auth.dependencies import Principal
 from app.cases import repository, service
 from app.cases.counts import CASE_COUNTS
 from app.models.user import GlobalRole
-from tests.fixtures.api import Actor
+from tests.fixtures.api import MARTUNI, Actor, LiveServer
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SELECT 1")
 
@@ -215,3 +217,44 @@ def test_a_case_read_gives_its_connection_back_before_rendering(
     assert answer.status_code == 200, answer.text
     assert answer.json()["tags"] == ["missile", "school"]  # loaded before, readable after
     assert held == [0 if backend == "postgres" else 1]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite holds to the end
+def test_concurrent_case_reads_hold_no_more_connections_than_the_pool_keeps(
+    live_server: LiveServer, admin: Actor, client: TestClient
+) -> None:
+    """Authentication's hop runs at most POOL_SIZE at once, and a case read gives its
+    connection back within it: however many clients read at once, no overflow connection is
+    opened (each would be closed again when given back, and opened again for a later read: a
+    new PostgreSQL backend every few reads under load)."""
+    case = client.post("/api/v1/cases", json=MARTUNI, headers=admin.headers).json()
+    engine = live_server.server.config.app.state.database.engine
+    peak = [0]
+    lock = threading.Lock()
+
+    def slow_token_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM api_tokens" in statement:
+            with lock:
+                peak[0] = max(peak[0], engine.pool.checkedout())
+            time.sleep(0.02)  # others arrive meanwhile
+
+    readers = 2 * db.POOL_SIZE + 5
+    barrier = threading.Barrier(readers)
+    statuses: list[int] = []
+
+    def reader() -> None:
+        with live_server.client(headers=admin.headers) as http:
+            barrier.wait()
+            statuses.extend(http.get(f"/api/v1/cases/{case['id']}").status_code for _ in range(4))
+
+    event.listen(engine, "before_cursor_execute", slow_token_read)
+    try:
+        threads = [threading.Thread(target=reader) for _ in range(readers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        event.remove(engine, "before_cursor_execute", slow_token_read)
+    assert statuses == [200] * readers * 4
+    assert 2 <= peak[0] <= db.POOL_SIZE
