@@ -3,6 +3,9 @@
 JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB. A route that
 streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
 `request.stream()` itself.
+
+A route that answers a page of items (a list or search) also waits for its turn first
+(`app.kit.lanes`), so that single reads are not slowed by many lists at once.
 """
 
 from __future__ import annotations
