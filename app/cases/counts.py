@@ -20,8 +20,10 @@ from app.models.site_visit import SiteVisitCase
 from app.models.testimony import Testimony
 from app.models.witness import WitnessCase
 
-# As repository.case_counts counts them: withdrawn evidence too (it stays part of the record).
-_COUNTED_BY: dict[str, InstrumentedAttribute[uuid.UUID]] = {
+# What a case's counts count, by name; one place for both ways of reading them (here, for one
+# case in authentication's statement; repository.case_counts, for a page of cases). Withdrawn
+# evidence counts too: it stays part of the record.
+COUNTED_BY: dict[str, InstrumentedAttribute[uuid.UUID]] = {
     "witnesses": WitnessCase.case_id,
     "testimonies": Testimony.case_id,
     "site_visits": SiteVisitCase.case_id,
@@ -34,9 +36,9 @@ def _count(column: InstrumentedAttribute[uuid.UUID]) -> ScalarSelect[int]:
 
 
 def _as_counts(values: tuple[Any, ...]) -> dict[str, int]:
-    return dict(zip(_COUNTED_BY, values, strict=True))
+    return dict(zip(COUNTED_BY, values, strict=True))
 
 
 CASE_COUNTS = CaseReadAhead(
-    columns=tuple(_count(column) for column in _COUNTED_BY.values()), result=_as_counts
+    columns=tuple(_count(column) for column in COUNTED_BY.values()), result=_as_counts
 )

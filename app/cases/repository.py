@@ -25,13 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.dependencies import Principal
+from app.cases.counts import COUNTED_BY
 from app.cases.search import Match, case_match
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.models.case import Case, CaseMember, CaseStatus, CaseTag
-from app.models.evidence import EvidenceItem
-from app.models.site_visit import SiteVisitCase
-from app.models.testimony import Testimony
-from app.models.witness import WitnessCase
 
 LISTING = "cases"
 
@@ -171,7 +168,7 @@ def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
     return [latitude, longitude]
 
 
-COUNTED = ("witnesses", "testimonies", "site_visits", "evidence")
+COUNTED = tuple(COUNTED_BY)
 
 
 # Built once (their cache keys are computed once): one count per kind of thing a case holds.
@@ -179,12 +176,7 @@ _COUNT_EACH = [
     select(literal(name, String()), column, func.count())
     .where(column.in_(bindparam("case_ids", expanding=True, type_=Uuid())))
     .group_by(column)
-    for name, column in (
-        ("witnesses", WitnessCase.case_id),
-        ("testimonies", Testimony.case_id),
-        ("site_visits", SiteVisitCase.case_id),
-        ("evidence", EvidenceItem.case_id),
-    )
+    for name, column in COUNTED_BY.items()
 ]
 _COUNT_ALL = union_all(*_COUNT_EACH)
 
