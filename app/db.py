@@ -283,12 +283,13 @@ def own_transactions(endpoint: F) -> F:
 def release_early(session: Session) -> None:
     """Give the request session's connection back before a long stream (`@own_transactions`).
 
-    Its objects are detached first, keeping what was loaded: a plain rollback expires them,
-    and the next attribute read quietly took a connection again, idle in a transaction, for
-    the whole stream (under load, uploads held the entire pool and other requests failed
-    after 30 s). Reading something that was never loaded now fails loudly instead."""
-    session.expunge_all()
-    session.rollback()
+    Closed, not rolled back: closing detaches its objects, keeping what was loaded, where a
+    rollback expires them, and the next attribute read quietly took a connection again, idle
+    in a transaction, for the whole stream (under load, uploads held the entire pool and
+    other requests failed after 30 s). Reading something that was never loaded now fails
+    loudly instead. (`release_connection` does the same, only for sessions that hold no
+    transaction: this one ends the request's reading transaction on purpose.)"""
+    session.close()
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
