@@ -33,6 +33,7 @@ from app.evidence.integrity import reconcile, verify_store
 from app.migrate import schema_is_current, upgrade_to_head
 from app.models.audit import AuditChain
 from app.models.user import GlobalRole
+from app.protection.refresh import backfill, refresh_all
 from app.storage import StorageMisconfigured, open_object_store
 from app.users import service as users
 from app.witnesses.crypto import IdentityKeyError, IdentityKeyring
@@ -147,6 +148,16 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-identity", help="add a new identity key and re-encrypt every witness identity"
     )
     rotate.set_defaults(handler=_rotate_identity_key)
+
+    protection_commands = commands.add_parser(
+        "protection", help="witness protection in free text"
+    ).add_subparsers(dest="protection_command", required=True)
+    refresh = protection_commands.add_parser(
+        "refresh",
+        help="recompute how every text is shown to those who may not identify witnesses "
+        "(after an upgrade of the matching rules; never needed otherwise)",
+    )
+    refresh.set_defaults(handler=_protection_refresh)
     return parser
 
 
@@ -162,6 +173,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _preflight_storage(settings)
     database = _open_database(settings)
     try:
+        _protect_pending(database)
         with database.write_sessions.begin() as session:
             issued = users.bootstrap_admin(session)
     finally:
@@ -188,7 +200,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     upgrade_to_head(settings.database_url)
+    database = _open_database(settings)
+    try:
+        _protect_pending(database)
+    finally:
+        database.dispose()
     print("database schema is current", file=sys.stderr)
+    return 0
+
+
+def _protect_pending(database: Database) -> None:
+    """Texts a migration left without their shown form (it has no identity key) get it now,
+    before anything is served (docs/witness-protection.md)."""
+    cases = backfill(database)
+    if cases:
+        print(f"witness protection: texts of {cases} case(s) computed", file=sys.stderr)
+
+
+def _protection_refresh(settings: Settings, _args: argparse.Namespace) -> int:
+    database = _open_database(settings)
+    try:
+        cases = refresh_all(database)
+    finally:
+        database.dispose()
+    print(f"witness protection: texts of {cases} case(s) recomputed", file=sys.stderr)
     return 0
 
 
@@ -405,7 +440,7 @@ def _open_database(settings: Settings) -> Database:
         signer = load_or_create_signer(settings.signing_key_file)
     except SigningKeyError as exc:
         raise CommandError(str(exc)) from exc
-    database = create_database(settings.database_url, signer=signer)
+    database = create_database(settings.database_url, signer=signer, keyring=_keyring(settings))
     try:
         _require_current_schema(database)
         with database.write_sessions.begin() as session:

@@ -37,6 +37,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Sessions carry the audit trail's signer in their `info`, so that an append can sign a
 # checkpoint in the same transaction (see app.audit.service).
 SIGNER_INFO_KEY = "audit_signer"
+# ... and the witness-identity keyring, so that a write can withhold protected strings from its
+# texts in the same transaction (see app.protection).
+KEYRING_INFO_KEY = "identity_keyring"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -120,7 +123,11 @@ POOL_SIZE = 10
 
 
 def create_database(
-    url: str, *, signer: object | None = None, pool_size: int = POOL_SIZE
+    url: str,
+    *,
+    signer: object | None = None,
+    keyring: object | None = None,
+    pool_size: int = POOL_SIZE,
 ) -> Database:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
@@ -142,7 +149,7 @@ def create_database(
     options: dict[str, Any] = {
         "expire_on_commit": False,
         "autoflush": True,
-        "info": {SIGNER_INFO_KEY: signer},
+        "info": {SIGNER_INFO_KEY: signer, KEYRING_INFO_KEY: keyring},
     }
     request_reads = sessionmaker(
         reader, **{**options, "info": {**options["info"], NO_TRANSACTION_INFO_KEY: autocommit}}

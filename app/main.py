@@ -26,6 +26,8 @@ from app.kit.problems import install_problem_handlers
 from app.members.router import router as members_router
 from app.migrate import schema_is_current
 from app.ops.router import router as ops_router
+from app.protection.refresh import backfill
+from app.protection.router import router as protection_router
 from app.site_visits.router import router as site_visits_router
 from app.storage import S3ObjectStore, StorageMisconfigured, open_object_store
 from app.testimonies.router import router as testimonies_router
@@ -71,12 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         signer = load_or_create_signer(settings.signing_key_file)
         keyring = IdentityKeyring(settings.identity_key_file)
-        database = create_database(settings.database_url, signer=signer)
+        database = create_database(settings.database_url, signer=signer, keyring=keyring)
         try:
             if not schema_is_current(database.engine):
                 raise StartupError("the database schema is not current: run `casefile migrate`")
             with database.write_sessions.begin() as session:
                 register_signing_key(session, signer)
+            backfill(database)  # texts a migration could not compute (no identity key there)
             store = open_object_store(settings)
             try:
                 store.check()
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads_router,
         bundles_router,
         audit_router,
+        protection_router,
     ):
         app.include_router(router)
 

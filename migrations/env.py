@@ -23,7 +23,15 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
-SEARCH_INDEXES = {"ix_testimonies_search", "ix_site_visits_search", "ix_cases_search_trgm"}
+SEARCH_INDEXES = {
+    "ix_testimonies_search",
+    "ix_site_visits_search",
+    "ix_cases_search_trgm",
+    # Their counterparts over the texts as shown (migration 0010).
+    "ix_testimonies_search_shown",
+    "ix_site_visits_search_shown",
+    "ix_cases_search_shown_trgm",
+}
 
 
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare: Any) -> bool:

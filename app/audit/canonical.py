@@ -26,13 +26,21 @@ CHECKPOINT_CONTEXT = "casefile-audit-checkpoint-v1"
 GENESIS_HASH = "0" * 64
 SYSTEM_CHAIN = "system"
 
-_CHAIN = re.compile(r"system|case:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CHAIN = re.compile(
+    r"system|(?:case|protection):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 _TOKEN = re.compile(r"[a-z0-9_.:\-]{1,100}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def case_chain(case_id: object) -> str:
     return f"case:{case_id}"
+
+
+def protection_chain(case_id: object) -> str:
+    """The case's protected-match events: read only by those who may identify its witnesses
+    (app/protection; a member who may not reads the case's own chain)."""
+    return f"protection:{case_id}"
 
 
 def timestamp(moment: datetime) -> str:

@@ -124,7 +124,9 @@ class ChainCheck:
         report.chains += 1
         report.checkpoints += len(self.checkpoints)
         if not canonical.valid_chain(chain):
-            self._fail(None, "malformed chain id", "system or case:<uuid>", chain)
+            self._fail(
+                None, "malformed chain id", "system, case:<uuid> or protection:<uuid>", chain
+            )
 
     def feed(self, row: EventRow) -> None:
         if self.problem is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from app.audit import service
 from app.audit.canonical import case_chain
+from app.audit.reading import event_reads
 from app.audit.schemas import (
-    AuditEventRead,
     AuditPage,
     ChainHeadRead,
     CheckpointRead,
@@ -17,33 +18,20 @@ from app.audit.schemas import (
 )
 from app.audit.signing import Signer
 from app.audit.verify import verify_all
-from app.auth.dependencies import AdminPrincipal, CaseReader, CurrentPrincipal
+from app.auth.dependencies import AdminPrincipal, CaseAccess, CaseReader, CurrentPrincipal
 from app.db import Database, DbSession
-from app.kit.pagination import PageQuery, decode_position_cursor, encode_position_cursor
+from app.kit.pagination import (
+    PageParams,
+    PageQuery,
+    decode_position_cursor,
+    encode_position_cursor,
+)
 from app.kit.problems import problem_responses
 from app.kit.routing import api_router
-from app.models.audit import AuditCheckpoint, AuditEvent
+from app.models.audit import AuditCheckpoint
+from app.protection.policy import reader_of
 
 router = api_router(prefix="/api/v1", tags=["audit"])
-
-
-def event_read(event: AuditEvent) -> AuditEventRead:
-    body = service.view(event).body
-    return AuditEventRead(
-        chain=event.chain_id,
-        seq=event.seq,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-        resource_type=event.resource_type,
-        resource_id=event.resource_id,
-        at=body["at"],
-        actor_id=body["actor_id"],
-        action=body["action"],
-        case_id=body["case_id"],
-        request_id=body["request_id"],
-        client_address=body["client_address"],
-        payload=body["payload"],
-    )
 
 
 def checkpoint_read(checkpoint: AuditCheckpoint) -> CheckpointRead:
@@ -65,7 +53,11 @@ def checkpoint_read(checkpoint: AuditCheckpoint) -> CheckpointRead:
     responses=problem_responses(400, 401, 404, 422),
 )
 def list_case_audit(access: CaseReader, session: DbSession, page: PageQuery) -> AuditPage:
-    chain = case_chain(access.case.id)
+    return chain_page(session, case_chain(access.case.id), page, access)
+
+
+def chain_page(session: Session, chain: str, page: PageParams, access: CaseAccess) -> AuditPage:
+    """A page of one of the case's chains, as the caller may read it, with its checkpoints."""
     listing = f"audit:{chain}"
     after = decode_position_cursor(listing, page.cursor) if page.cursor else 0
     events = service.chain_events(session, chain=chain, after_seq=after, limit=page.limit + 1)
@@ -81,7 +73,7 @@ def list_case_audit(access: CaseReader, session: DbSession, page: PageQuery) -> 
         else []
     )
     return AuditPage(
-        items=[event_read(e) for e in shown],
+        items=event_reads(session, shown, reader_of(access), access.case.id),
         next_cursor=encode_position_cursor(listing, shown[-1].seq) if more else None,
         chain_head=ChainHeadRead(chain=chain, length=head.length, head_hash=head.head_hash)
         if head

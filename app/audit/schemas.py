@@ -28,6 +28,16 @@ _EXAMPLE_EVENT: dict[str, Any] = {
 }
 
 
+class AuditTextRead(ReadSchema):
+    """A text an event refers to (`{"$text": ref}` in its payload), as the caller may see it."""
+
+    text: str = Field(description="The text, or as shown: protected strings `[withheld]`.")
+    salt: str | None = Field(
+        description="Hex; with a text shown as written: sha256(salt bytes ‖ UTF-8 text) = ref."
+    )
+    withheld: bool = Field(description="Something of the text is withheld from the caller.")
+
+
 class AuditEventRead(ReadSchema):
     """One event with its hash-chain link; docs/audit-format.md says how to recompute `hash`."""
 
@@ -45,7 +55,17 @@ class AuditEventRead(ReadSchema):
     case_id: uuid.UUID | None
     request_id: str | None
     client_address: str | None
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="As stored (its hash can be recomputed), unless `payload_redacted`."
+    )
+    payload_redacted: bool = Field(
+        default=False,
+        description="An event from before text references held a protected string inline, "
+        "shown here as `[withheld]`: its hash cannot be recomputed from this payload.",
+    )
+    texts: dict[str, AuditTextRead] = Field(
+        default_factory=dict, description="The texts the payload refers to, by ref."
+    )
 
 
 class CheckpointRead(ReadSchema):

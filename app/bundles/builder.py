@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from stream_zip import NO_COMPRESSION_32, NO_COMPRESSION_64, MemberFile, stream_zip
 
+from app.audit import texts as audit_texts
 from app.audit.signing import Signer
 from app.bundles import documents, index_page, layout, thumbnails
 from app.bundles import format as names
@@ -31,6 +32,7 @@ from app.bundles.prefetch import Original, Prefetcher
 from app.bundles.redaction import Scrubber, scrub_case
 from app.bundles.snapshot import Snapshot, chain_events
 from app.bundles.spool import Spool
+from app.protection.matcher import Matcher
 from app.storage import ObjectStore
 
 ZIP_CHUNK_BYTES = 1024 * 1024  # stream-zip's 64 KiB default costs a thread hop per 64 KiB
@@ -100,9 +102,18 @@ class _Assembly:
     def __init__(
         self, session: Session, snapshot: Snapshot, store: ObjectStore, signer: Signer, spool: Spool
     ) -> None:
-        self.scrubber = Scrubber()
-        for witness in snapshot.witnesses:
-            self.scrubber.protect(witness.protected, witness.pseudonym)
+        self.identifies = snapshot.requester.may_identify_witnesses
+        withheld = {w.id: w for w in snapshot.witnesses if w.identity is None}
+        if self.identifies:
+            # Texts come as written: the strings of those who did not consent become pseudonyms.
+            self.protected = Matcher.of({w.id: w.terms for w in withheld.values()})
+            pseudonyms = {w.id: w.pseudonym for w in withheld.values()}
+            self.scrubber = Scrubber(self.protected, pseudonyms)
+        else:
+            # Texts come as shown already (their author's own as written): nothing more to do
+            # to them, or a right guess would come back different from a wrong one.
+            self.protected = Matcher.of({w.id: w.terms for w in snapshot.witnesses})
+            self.scrubber = Scrubber()
         # The case's own texts (a summary may name a witness) go out scrubbed like the rest.
         snapshot = replace(snapshot, case=scrub_case(snapshot.case, self.scrubber))
         self.session, self.snapshot, self.store, self.signer = session, snapshot, store, signer
@@ -129,7 +140,8 @@ class _Assembly:
         public_key = self._inline(names.PUBLIC_KEY, self.signer.public_pem.encode())
         testimonies = self._testimonies()
         visits = self._visits()
-        withheld = self._audit_log()
+        withheld, referred = self._audit_log()
+        self._audit_texts(referred)
         exhibit_list = self._render(names.EXHIBITS, [exhibits_csv(listings)])
         index = self._index(exhibits, listings, testimonies, visits)
         originals = [self._original(e, i, prefetcher) for i, e in enumerate(included)]
@@ -222,20 +234,54 @@ class _Assembly:
             )
         return out
 
-    def _audit_log(self) -> list[int]:
+    def _audit_log(self) -> tuple[list[int], dict[str, str | None]]:
+        """The case's events; which are withheld; the texts the others refer to (and each
+        one's author: the event's actor)."""
         withheld: list[int] = []
+        referred: dict[str, str | None] = {}
         audit = self.snapshot.audit
+        requester = str(self.snapshot.requester.user_id)
 
         def lines() -> Iterator[bytes]:
             for event in chain_events(self.session, audit.chain, audit.length):
-                line, hidden = documents.audit_line(event, self.scrubber)
+                body = json.loads(event.body)
+                hidden = self.protected.spans(event.body) != [] and (
+                    self.identifies or body.get("actor_id") != requester
+                )
                 if hidden:
                     withheld.append(event.seq)
-                yield line
+                elif audit_texts.TEXT_KEY in event.body:
+                    for ref in audit_texts.refs_in(body.get("payload")):
+                        referred.setdefault(ref, body.get("actor_id"))
+                yield documents.audit_line(event, hidden)
             yield documents.checkpoint_line(audit.checkpoint)
 
         self.rendered.append(self._render(names.AUDIT_LOG, lines()))
-        return withheld
+        return withheld, referred
+
+    def _audit_texts(self, referred: dict[str, str | None]) -> None:
+        """audit/texts.jsonl: each text as the requester may see it, as their API read would
+        show it (and, in an identifier's bundle, non-consenting witnesses as pseudonyms)."""
+        requester = str(self.snapshot.requester.user_id)
+        refs = list(referred)
+
+        def lines() -> Iterator[bytes]:
+            for start in range(0, len(refs), 500):
+                batch = refs[start : start + 500]
+                stored = audit_texts.load(self.session, batch)
+                for ref in batch:
+                    if ref not in stored:
+                        continue
+                    salt, text = stored[ref]
+                    if self.identifies:
+                        shown = self.scrubber.scrub(text) or text
+                    elif referred[ref] == requester:
+                        shown = text  # their own words
+                    else:
+                        shown = self.protected.redact(text) or text
+                    yield documents.text_line(ref, shown, salt if shown == text else None)
+
+        self.rendered.append(self._render(names.AUDIT_TEXTS, lines()))
 
     def _index(
         self,

@@ -139,10 +139,9 @@ def person(user_id: Any, staff: dict[str, str | None]) -> dict[str, Any] | None:
 
 
 # -- audit log and checksums ------------------------------------------------------------------
-def audit_line(event: AuditEvent, scrubber: Scrubber) -> tuple[bytes, bool]:
+def audit_line(event: AuditEvent, withheld: bool) -> bytes:
     """One event as a JSON line, with its stored body verbatim (the hash covers its exact
-    bytes), or withheld if it names a protected witness. Returns (line, withheld)."""
-    withheld = scrubber.names_anyone(event.body)
+    bytes), or withheld (it names a protected witness inline)."""
     record = {
         "type": "event",
         "chain": event.chain_id,
@@ -155,7 +154,14 @@ def audit_line(event: AuditEvent, scrubber: Scrubber) -> tuple[bytes, bool]:
     }
     if withheld:
         record["body_withheld"] = "names a protected witness"
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode(), withheld
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
+
+
+def text_line(ref: str, text: str, salt: str | None) -> bytes:
+    """A text an event refers to: with its salt where shown as written (then
+    sha256(salt ‖ text) = ref), as shown and without salt where something is withheld."""
+    record = {"ref": ref, "text": text, "salt": salt, "withheld": salt is None}
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
 
 
 def checkpoint_line(checkpoint: dict[str, Any]) -> bytes:

@@ -7,6 +7,9 @@ SIGNATURE = "manifest.json.sig"
 PUBLIC_KEY = "public-key.pem"
 CHECKSUMS = "SHA256SUMS"
 AUDIT_LOG = "audit/case-events.jsonl"
+AUDIT_TEXTS = (
+    "audit/texts.jsonl"  # the texts the log's events refer to, as the requester may see them
+)
 INDEX = "index.html"
 EXHIBITS = "exhibits.csv"
 # Files the manifest cannot list by hash: itself, its signature, and the checksums made last.

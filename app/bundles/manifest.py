@@ -14,7 +14,7 @@ from typing import Any
 
 from app import __version__
 from app.bundles import redaction
-from app.bundles.format import AUDIT_LOG, FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
+from app.bundles.format import AUDIT_LOG, AUDIT_TEXTS, FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
 from app.bundles.snapshot import Snapshot
 
 
@@ -82,6 +82,7 @@ def document(
             "export_event_seq": snapshot.audit.export_seq,
             "checkpoint": snapshot.audit.checkpoint,
             "log_file": AUDIT_LOG,
+            "texts_file": AUDIT_TEXTS,
         },
         "exhibits": exhibits,
         "witnesses": [

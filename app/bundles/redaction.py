@@ -2,34 +2,41 @@
 
 Pure. A bundle leaves the organisation for courts and UN mechanisms, and copies of it travel
 further: a witness's identity goes into it only where BOTH the requester may identify
-witnesses on the case AND the witness consented to sharing identity with courts. Everyone else
-is their pseudonym — in testimonies, in lists, and in every free text written by staff (a
-statement that says "I, Anahit Gevorgyan, …" must not undo the pseudonym). Audit events cannot
-be edited without breaking their hashes: an event whose body names a protected witness is
-included with its body withheld and its hash kept, so the chain still verifies around it.
+witnesses on the case AND the witness consented to sharing identity with courts.
+
+Its texts are first those the requester reads in the API (app.protection.policy: as written
+for identifiers and for a text's own author, `[withheld]` for protected strings otherwise).
+An identifier's bundle then replaces the strings of witnesses who did not consent by their
+pseudonym. A requester who may not identify gets no such second pass: their own words must
+come back as they wrote them, whatever they guessed (docs/witness-protection.md). Audit events
+cannot be edited without breaking their hashes: an event whose inline body names a protected
+witness is included with its body withheld and its hash kept; events that refer to their
+texts (app.audit.texts) are included whole, their texts listed as the requester may see them.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-POLICY_ID = "casefile-redaction-v1"
+from app.protection.matcher import MARKER, Matcher
+
+POLICY_ID = "casefile-redaction-v2"
 # What "identity" means in a bundle when it may be shown. The home location and the
 # identity notes never leave: a court can summon a witness through the contact given.
 SHOWN_IDENTITY_FIELDS = ("full_name", "contact")
-MIN_TOKEN_LETTERS = 3  # shorter name parts ("Li", "Al") would blank ordinary words
 
 RULE = (
     "A witness's identity (full name and contact) appears only where the requester may "
     "identify witnesses on this case AND the witness consented to sharing identity with courts "
-    "and UN mechanisms; otherwise only the pseudonym appears. Protected names are replaced by "
-    "the pseudonym in every text of the bundle; audit events naming a protected witness are "
-    "included with their body withheld (their hash kept, so the chain still verifies). Home "
-    "locations and identity notes are never included. Original evidence files are never "
-    "altered."
+    "and UN mechanisms; otherwise only the pseudonym appears. Texts are as the requester reads "
+    "them in Casefile: for a requester who may not identify witnesses, protected strings "
+    "(names, other spellings, contacts, home descriptions) are shown as [withheld] in texts "
+    "others wrote; for one who may, the strings of witnesses who did not consent are replaced "
+    "by their pseudonym. Audit events whose body names a protected witness are included with "
+    "their body withheld (their hash kept, so the chain still verifies). Home locations and "
+    "identity notes are never included. Original evidence files are never altered."
 )
 
 REASON_NO_PERMISSION = "the requester may not identify witnesses on this case"
@@ -43,30 +50,6 @@ def identity_reason(*, requester_may_identify: bool, consented: bool) -> str | N
     if not consented:
         return REASON_NO_CONSENT
     return None
-
-
-def protected_strings(identity: dict[str, object]) -> list[str]:
-    """What would identify a witness if it appeared in a text: the full name and each
-    distinctive part of it, the contact, the home location's description."""
-    found: list[str] = []
-    name = identity.get("full_name")
-    if isinstance(name, str) and name.strip():
-        found.append(name.strip())
-        found.extend(
-            part
-            for part in re.split(r"[\s,.;]+", name)
-            if sum(ch.isalpha() for ch in part) >= MIN_TOKEN_LETTERS
-        )
-    for key in ("contact",):
-        value = identity.get(key)
-        if isinstance(value, str) and value.strip():
-            found.append(value.strip())
-    home = identity.get("home_location")
-    if isinstance(home, dict):
-        description = home.get("description")
-        if isinstance(description, str) and description.strip():
-            found.append(description.strip())
-    return found
 
 
 CASE_TEXTS = ("title", "summary", "weapon", "responsible_party")
@@ -87,34 +70,27 @@ def scrub_case(case: dict[str, Any], scrubber: Scrubber) -> dict[str, Any]:
 
 @dataclass
 class Scrubber:
-    """Replaces protected strings (case-insensitively, longest first) by pseudonyms."""
+    """Replaces protected strings by the pseudonym of the witness they name (`[withheld]`
+    where they name several), counting replacements. Empty: replaces nothing."""
 
-    replacements: dict[str, str] = field(default_factory=dict)  # folded string -> pseudonym
+    matcher: Matcher = field(default_factory=Matcher)
+    pseudonyms: dict[uuid.UUID, str] = field(default_factory=dict)
     count: int = 0
-    _pattern: re.Pattern[str] | None = None
-
-    def protect(self, strings: Iterable[str], pseudonym: str) -> None:
-        for text in strings:
-            self.replacements.setdefault(text.casefold(), pseudonym)
-        self._pattern = None
-
-    def pattern(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self.replacements:
-            ordered = sorted(self.replacements, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE)
-        return self._pattern
 
     def names_anyone(self, text: str) -> bool:
-        pattern = self.pattern()
-        return pattern is not None and pattern.search(text) is not None
+        return bool(self.matcher.spans(text))
 
     def scrub(self, text: str | None) -> str | None:
-        pattern = self.pattern()
-        if text is None or pattern is None:
+        if text is None or self.matcher.empty:
             return text
+        spans = len(self.matcher.spans(text))
+        if not spans:
+            return text
+        self.count += spans
+        return self.matcher.redact(text, self._marker)
 
-        def replace(match: re.Match[str]) -> str:
-            self.count += 1
-            return f"[{self.replacements.get(match.group(0).casefold(), 'withheld')}]"
-
-        return pattern.sub(replace, text)
+    def _marker(self, witnesses: frozenset[uuid.UUID]) -> str:
+        if len(witnesses) == 1:
+            (witness,) = witnesses
+            return f"[{self.pseudonyms.get(witness, 'withheld')}]"
+        return MARKER

@@ -21,6 +21,7 @@ from app.audit.canonical import case_chain
 from app.auth.dependencies import CaseAccess
 from app.bundles import redaction
 from app.bundles.format import EXPORT_ACTION
+from app.bundles.protected import record_protected_texts
 from app.cases import repository as cases_repository
 from app.cases.service import case_read
 from app.db import utcnow
@@ -29,16 +30,19 @@ from app.evidence.schemas import EvidenceRead
 from app.models.audit import AuditEvent
 from app.models.case import CaseMember
 from app.models.evidence import EvidenceItem
+from app.models.protected_text import ProtectedTextColumns
 from app.models.site_visit import SiteVisitCase
 from app.models.testimony import Testimony
 from app.models.user import User
 from app.models.witness import Witness, WitnessCase
+from app.protection.policy import Reader, reader_of
+from app.protection.terms import Term, identity_terms
 from app.site_visits import service as visits_service
 from app.site_visits.schemas import SiteVisitRead
 from app.testimonies import service as testimonies_service
 from app.testimonies.schemas import TestimonyRead
 from app.witnesses.crypto import IdentityKeyring
-from app.witnesses.service import read_identity
+from app.witnesses.identity import read_identity
 
 _EVENT_BATCH = 2000
 
@@ -51,7 +55,7 @@ class WitnessEntry:
     risk_level: str
     identity: dict[str, Any] | None  # only the fields a bundle may show, only where allowed
     withheld_because: str | None
-    protected: list[str]  # what must not appear anywhere when the identity is withheld
+    terms: frozenset[Term]  # its protected strings (app.protection.terms)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ def take(
     chain = case_chain(case.id)
     audit.lock_chain(session, chain)
     bundle_id = uuid.uuid4()
+    reader = reader_of(access)
     witnesses = _witnesses(session, case.id, keyring, access.can_identify_witnesses)
     items = list(
         session.scalars(
@@ -110,26 +115,22 @@ def take(
             .order_by(EvidenceItem.exhibit_seq)
         )
     )
-    evidence = [evidence_service.read(item) for item in items]
+    evidence = [evidence_service.read(item, reader) for item in items]
     objects = {item.id: (item.object_key, item.object_version) for item in items}
-    testimonies = testimonies_service.reads(
-        session,
-        list(
-            session.scalars(
-                select(Testimony)
-                .where(Testimony.case_id == case.id)
-                .order_by(Testimony.recorded_at, Testimony.id)
-            )
-        ),
+    testimony_rows = list(
+        session.scalars(
+            select(Testimony)
+            .where(Testimony.case_id == case.id)
+            .order_by(Testimony.recorded_at, Testimony.id)
+        )
     )
+    testimonies = testimonies_service.reads(session, testimony_rows, reader)
     visit_ids = session.scalars(
         select(SiteVisitCase.site_visit_id).where(SiteVisitCase.case_id == case.id)
     )
+    visit_accesses = [visits_service.visit_access(session, access.principal, v) for v in visit_ids]
     visits = sorted(
-        (
-            visits_service.read(visits_service.visit_access(session, access.principal, v))
-            for v in visit_ids
-        ),
+        (visits_service.read(v) for v in visit_accesses),
         key=lambda visit: (visit.visited_at, str(visit.id)),
     )
     counts = cases_repository.case_counts(session, [case.id])[case.id]
@@ -159,6 +160,13 @@ def take(
             "identified_witness_ids": sorted(str(w.id) for w in identified),
         },
     )
+    rows: list[tuple[ProtectedTextColumns, Reader]] = [(case, reader)]
+    rows += [(item, reader) for item in items]
+    rows += [(testimony, reader) for testimony in testimony_rows]
+    rows += [(v.visit, v.reader) for v in visit_accesses]
+    record_protected_texts(
+        session, bundle_id=bundle_id, requester=reader, case_id=case.id, rows=rows
+    )
     audit.checkpoint(session, chain)
     checkpoint = audit.latest_checkpoint(session, chain)
     if checkpoint is None or checkpoint.length != head.length:
@@ -168,7 +176,7 @@ def take(
         generated_at=utcnow(),
         include_withdrawn=include_withdrawn,
         requester=requester,
-        case=case_read(case, counts).model_dump(mode="json"),
+        case=case_read(case, counts, reader=reader).model_dump(mode="json"),
         exhibit_prefix=evidence_service.exhibit_prefix(case),
         evidence=evidence,
         objects=objects,
@@ -227,7 +235,7 @@ def _witnesses(
                 if reason
                 else {f: identity.get(f) for f in redaction.SHOWN_IDENTITY_FIELDS},
                 withheld_because=reason,
-                protected=redaction.protected_strings(identity) if reason else [],
+                terms=frozenset(identity_terms(identity)),
             )
         )
     return entries

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from app.audit.chain_check import ChainCheck, CheckpointRow, HeadRow, Report
 from app.bundles import format as names
 from app.bundles.layout import is_safe_entry_name
-from app.bundles.verify_log import AuditLog, BundleProblem, checkpoint_row
+from app.bundles.verify_log import AuditLog, BundleProblem, check_text_line, checkpoint_row
 
 _READ = 1024 * 1024
 
@@ -221,12 +221,39 @@ class _Check:
         self.report.facts.update(
             audit_chain=chain, audit_events=chain_report.events, audit_head=audit.get("head_hash")
         )
+        self._texts(audit, log.refs)
         if log.withheld:
             self.report.notes.append(
                 f"{log.withheld} audit event bodies withheld (they name a protected witness): "
                 "their hashes are linked into the chain, their contents not shown"
             )
         return log.ingested
+
+    def _texts(self, audit: dict[str, Any], refs: set[str]) -> None:
+        """Each text the log's events refer to: bound to its event where shown as written."""
+        path = audit.get("texts_file")
+        if path is None:
+            return  # a bundle from before text references
+        if path != names.AUDIT_TEXTS:
+            raise BundleProblem(f"{names.MANIFEST}: the audit texts are not in {names.AUDIT_TEXTS}")
+        shown = withheld = 0
+        try:
+            with self.archive.open(names.AUDIT_TEXTS) as raw:
+                for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), start=1):
+                    if check_text_line(line, number, refs):
+                        shown += 1
+                    else:
+                        withheld += 1
+        except KeyError:
+            raise BundleProblem(f"missing file: {names.AUDIT_TEXTS}") from None
+        except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise BundleProblem(f"{names.AUDIT_TEXTS}: altered or damaged ({exc})") from exc
+        self.report.facts.update(audit_texts=shown + withheld)
+        if withheld:
+            self.report.notes.append(
+                f"{withheld} audit text(s) shown with protected strings withheld: bound by the "
+                "signed manifest only (their references cannot be checked without the text)"
+            )
 
     def _checkpoint(self, audit: dict[str, Any], key_id: str) -> CheckpointRow:
         """The log's last line: the signed checkpoint of its head (the manifest's too)."""

@@ -4,6 +4,7 @@ own export event, how many bodies were withheld. No database code."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ class AuditLog:
         self.ingested: dict[str, dict[str, Any]] = {}
         self.export_seq: int | None = None
         self.withheld = 0
+        self.refs: set[str] = set()  # the texts the shown events refer to (`{"$text": ref}`)
 
     def events(self, lines: io.TextIOWrapper) -> Iterator[EventRow]:
         """Every line but the last (the checkpoint, read apart)."""
@@ -58,10 +60,44 @@ class AuditLog:
             payload = body.get("payload") or {}
         except (ValueError, AttributeError):
             return  # the chain check names it: its hash no longer matches
+        self.refs |= text_refs(payload)
         if body.get("action") == names.INGEST_ACTION and row.resource_type == "evidence":
             self.ingested[row.resource_id] = payload
         if body.get("action") == names.EXPORT_ACTION and payload.get("bundle_id") == self.bundle_id:
             self.export_seq = row.seq
+
+
+def text_refs(value: Any) -> set[str]:
+    """The refs of `{"$text": ref}` anywhere in a payload (docs/audit-format.md)."""
+    if isinstance(value, dict):
+        ref = value.get("$text")
+        if len(value) == 1 and isinstance(ref, str):
+            return {ref}
+        return set().union(*(text_refs(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(text_refs(v) for v in value)) if value else set()
+    return set()
+
+
+def check_text_line(line: str, number: int, refs: set[str]) -> bool:
+    """One line of audit/texts.jsonl; whether it is shown as written (its salt proves it)."""
+    where = f"{names.AUDIT_TEXTS} line {number}"
+    try:
+        record = json.loads(line)
+        ref, text, salt = record["ref"], record["text"], record["salt"]
+    except (ValueError, KeyError, TypeError):
+        raise BundleProblem(f"{where} is not a text record") from None
+    if not isinstance(ref, str) or ref not in refs:
+        raise BundleProblem(f"{where}: no event of the log refers to it")
+    if salt is None:
+        return False
+    try:
+        digest = hashlib.sha256(bytes.fromhex(salt) + str(text).encode()).hexdigest()
+    except (ValueError, TypeError):
+        raise BundleProblem(f"{where}: its salt is not hex") from None
+    if digest != ref:
+        raise BundleProblem(f"{where}: the text does not match the reference its event holds")
+    return True
 
 
 def event_row(record: dict[str, Any], number: int) -> EventRow:

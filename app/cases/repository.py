@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session, selectinload
 from app.auth.dependencies import Principal
 from app.cases.counts import COUNTED_BY
 from app.cases.search import Match, case_match
+from app.cases.search_written import written_match
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.models.case import Case, CaseMember, CaseStatus, CaseTag
+from app.protection.fields import TAGS
 
 LISTING = "cases"
 
@@ -56,25 +58,34 @@ class CaseFilters:
 def list_visible_cases(
     session: Session, *, principal: Principal, filters: CaseFilters, page: PageParams
 ) -> tuple[list[Case], str | None]:
-    query = _filtered(_visible_to(principal, select(Case)), filters)
+    query = _filtered(_visible_to(principal, select(Case)), filters, principal)
     if page.cursor:
         query = query.where(
             after_position(Case.created_at, Case.id, decode_cursor(LISTING, page.cursor))
         )
     if filters.text:
-        query = _searched(
-            session,
-            principal,
-            query,
-            case_match(session.get_bind().dialect.name, filters.text),
-            page.limit + 1,
-        )
+        match = text_match(session.get_bind().dialect.name, principal, filters.text)
+        query = _searched(session, principal, query, match, page.limit + 1)
     query = query.order_by(*NEWEST_FIRST).limit(page.limit + 1)
     rows = list(session.scalars(query.options(selectinload(Case.tags))))
     return rows[: page.limit], next_cursor(LISTING, rows, page.limit)
 
 
 NEWEST_FIRST = (Case.created_at.desc(), Case.id.desc())
+
+
+def text_match(dialect: str, principal: Principal, text: str) -> Match:
+    """Admins search the texts as written. A member searches them as they would read them:
+    as shown, and as written only where they may read them so (app.cases.search_written)."""
+    if principal.is_admin:
+        return case_match(dialect, text)
+    shown = case_match(dialect, text, shown=True)
+    written = written_match(dialect, text, principal.user_id)
+    return Match(
+        or_(shown.own, written.own),
+        linked=[*shown.linked, *written.linked],
+        linked_here=[*shown.linked_here, *written.linked_here],
+    )
 
 
 # Below this many testimonies and visits matching, a search gathers their cases first.
@@ -143,7 +154,7 @@ def _visible_to(principal: Principal, query: Select[Case]) -> Select[Case]:
     )
 
 
-def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
+def _filtered(query: Select[Case], filters: CaseFilters, principal: Principal) -> Select[Case]:
     """Every filter but the text search (see `_searched`)."""
     if filters.statuses:
         query = query.where(Case.status.in_([s.value for s in filters.statuses]))
@@ -154,8 +165,24 @@ def _filtered(query: Select[Case], filters: CaseFilters) -> Select[Case]:
     if filters.bbox is not None:
         query = query.where(*_inside(filters.bbox))
     for tag in filters.tags:
-        query = query.where(exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag))
+        query = query.where(_tagged(tag, principal))
     return query
+
+
+def _tagged(tag: str, principal: Principal) -> ColumnElement[bool]:
+    """Carries `tag` as the caller reads its tags: as written for admins, as shown for members
+    (a tag naming a witness is `[withheld]`), as written where they may identify witnesses or
+    set the tags themselves."""
+    if principal.is_admin:
+        return exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag)
+    may_read_written = or_(
+        CaseMember.can_identify_witnesses.is_(True),
+        Case.text_authors[TAGS].as_string() == str(principal.user_id),
+    )
+    return or_(
+        exists().where(CaseTag.case_id == Case.id, CaseTag.shown == tag),
+        and_(may_read_written, exists().where(CaseTag.case_id == Case.id, CaseTag.tag == tag)),
+    )
 
 
 def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
@@ -166,6 +193,25 @@ def _inside(box: BoundingBox) -> list[ColumnElement[bool]]:
     else:
         longitude = or_(Case.longitude >= box.min_lon, Case.longitude <= box.max_lon)
     return [latitude, longitude]
+
+
+def identified_cases(
+    session: Session, principal: Principal, case_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these cases the caller may identify the witnesses of (admins: all)."""
+    if principal.is_admin:
+        return set(case_ids)
+    if not case_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(CaseMember.case_id).where(
+                CaseMember.user_id == principal.user_id,
+                CaseMember.case_id.in_(case_ids),
+                CaseMember.can_identify_witnesses.is_(True),
+            )
+        )
+    )
 
 
 COUNTED = tuple(COUNTED_BY)

@@ -30,6 +30,7 @@ from app.kit.responses import json_response
 from app.kit.routing import api_router
 from app.kit.schemas import UtcDatetime
 from app.models.case import CaseStatus
+from app.protection.policy import Reader, reader_of
 
 router = api_router(prefix="/api/v1/cases", tags=["cases"])
 
@@ -55,7 +56,8 @@ def create_case(
     return created(
         session,
         claim,
-        service.case_read(case, dict.fromkeys(repository.COUNTED, 0)),
+        # The creator wrote every text of it, and is its lead with the identify flag.
+        service.case_read(case, dict.fromkeys(repository.COUNTED, 0), reader=None),
         location=f"/api/v1/cases/{case.id}",
         etag=etag_for(case.version),
     )
@@ -106,7 +108,14 @@ def list_cases(
         session, principal=principal, filters=filters, page=page
     )
     counts = repository.case_counts(session, [c.id for c in cases])
-    return CasePage(items=[service.case_read(c, counts[c.id]) for c in cases], next_cursor=cursor)
+    identifies = repository.identified_cases(session, principal, [c.id for c in cases])
+    return CasePage(
+        items=[
+            service.case_read(c, counts[c.id], reader=Reader(principal.user_id, c.id in identifies))
+            for c in cases
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.get(
@@ -122,7 +131,9 @@ async def get_case(request: Request, access: CaseReader, session: DbSession) -> 
     # rendering is left.
     counts = await read_ahead(request, access, session, CASE_COUNTS)
     case = access.case
-    return json_response(service.case_read(case, counts), etag=etag_for(case.version))
+    return json_response(
+        service.case_read(case, counts, reader=reader_of(access)), etag=etag_for(case.version)
+    )
 
 
 @router.patch(
@@ -137,7 +148,9 @@ def update_case(
 ) -> Response:
     case = service.update_case(session, access=access, patch=body, if_match=if_match)
     counts = repository.case_counts(session, [case.id])[case.id]
-    return json_response(service.case_read(case, counts), etag=etag_for(case.version))
+    return json_response(
+        service.case_read(case, counts, reader=reader_of(access)), etag=etag_for(case.version)
+    )
 
 
 def _parse_bbox(raw: str) -> BoundingBox:

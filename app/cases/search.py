@@ -32,8 +32,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.kit.text import fold
 from app.models.case import SEARCHED_FIELDS, Case, case_search_text
-from app.models.site_visit import SiteVisit, SiteVisitCase, site_visit_search_text
-from app.models.testimony import Testimony, testimony_search_text
+from app.models.site_visit import (
+    SiteVisit,
+    SiteVisitCase,
+    site_visit_search_text,
+    site_visit_shown_search_text,
+)
+from app.models.testimony import Testimony, testimony_search_text, testimony_shown_search_text
 
 MAX_WORDS = 8
 _WORD = re.compile(r"\w+")
@@ -57,17 +62,24 @@ class Match:
     linked_here: list[ColumnElement[bool]]
 
 
-def case_match(dialect: str, query: str) -> Match:
+def case_match(dialect: str, query: str, *, shown: bool = False) -> Match:
+    """Cases whose texts contain `query`: as written (admins), or as shown to those who may
+    not identify witnesses (`shown`: the `search_shown` texts, with their own indexes)."""
     query = unicodedata.normalize("NFC", query)
-    own = _own_fields_contain(dialect, query)
-    if dialect == "postgresql":
-        # The trigram index finds candidates in the joined fields; a match there may span two
-        # fields, so each field is still checked on its own.
-        own = and_(case_search_text().icontains(query, autoescape=True), own)
+    if shown:
+        # One column, its fields apart (SHOWN_SEPARATOR, never in a query): trigram-indexed.
+        own = _contains(dialect, Case.search_shown, query)
+    else:
+        own = _own_fields_contain(dialect, query)
+        if dialect == "postgresql":
+            # The trigram index finds candidates in the joined fields; a match there may span
+            # two fields, so each field is still checked on its own.
+            own = and_(case_search_text().icontains(query, autoescape=True), own)
     terms = words(query)
     if not terms:
         return Match(own, [], [])
-    testimony, visit = _testimony_match(dialect, terms), _visit_match(dialect, terms)
+    testimony = _testimony_match(dialect, terms, shown=shown)
+    visit = _visit_match(dialect, terms, shown=shown)
     visit_ids = select(SiteVisit.id).where(visit)
     return Match(
         own,
@@ -96,19 +108,21 @@ def _contains(dialect: str, column: InstrumentedAttribute[Any], query: str) -> C
     return func.casefile_fold(column).contains(fold(query), autoescape=True)
 
 
-def _testimony_match(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+def _testimony_match(dialect: str, terms: list[str], *, shown: bool) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return testimony_search_text().op("@@")(_tsquery(terms))
-    return Testimony.id.in_(_fts5("testimony", terms))
+        text = testimony_shown_search_text() if shown else testimony_search_text()
+        return text.op("@@")(tsquery(terms))
+    return Testimony.id.in_(_fts5("testimony_shown" if shown else "testimony", terms))
 
 
-def _visit_match(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+def _visit_match(dialect: str, terms: list[str], *, shown: bool) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return site_visit_search_text().op("@@")(_tsquery(terms))
-    return SiteVisit.id.in_(_fts5("site_visit", terms))
+        text = site_visit_shown_search_text() if shown else site_visit_search_text()
+        return text.op("@@")(tsquery(terms))
+    return SiteVisit.id.in_(_fts5("site_visit_shown" if shown else "site_visit", terms))
 
 
-def _tsquery(terms: list[str]) -> ColumnElement[object]:
+def tsquery(terms: list[str]) -> ColumnElement[object]:
     return func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
 
 

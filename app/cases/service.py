@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
 from app.audit.canonical import case_chain
+from app.audit.texts import change_refs, snapshot_refs
 from app.auth.dependencies import CaseAccess, Principal
 from app.cases.schemas import (
     CaseCounts,
@@ -25,12 +27,35 @@ from app.kit.etag import etag_for, require_match
 from app.kit.patch import merge_patch
 from app.kit.problems import validation_problem
 from app.models.case import Case, CaseMember, CaseRole, CaseTag
+from app.protection import service as protection
+from app.protection.fields import CASE as CASE_TEXTS
+from app.protection.policy import Reader, shown, shown_tags
+
+# The case's free texts, as paths in its snapshot and its changes (audit payloads hold them
+# only as references: app.audit.texts).
+TEXT_PATHS = (
+    "title",
+    "summary",
+    "weapon",
+    "responsible_party",
+    "location.name",
+    "location.country",
+    "location.admin_area",
+    "tags",
+)
 
 
 def create_case(session: Session, *, creator: Principal, data: CaseCreate) -> Case:
     """Open a case; its creator becomes its lead and may identify its witnesses."""
-    case = Case(created_by_id=creator.user_id, tags=[])
+    case = Case(id=uuid.uuid4(), created_by_id=creator.user_id, tags=[])
     _apply(case, data)
+    protection.protect(
+        session,
+        case,
+        case_ids=[case.id],
+        author=creator.user_id,
+        changed=protection.text_values(case),
+    )
     session.add(case)
     session.flush()
     session.add(
@@ -51,7 +76,10 @@ def create_case(session: Session, *, creator: Principal, data: CaseCreate) -> Ca
         resource_id=case.id,
         actor_id=creator.user_id,
         case_id=case.id,
-        payload={"case": _snapshot(case), "lead": str(creator.user_id)},
+        payload={
+            "case": snapshot_refs(session, _snapshot(case), TEXT_PATHS),
+            "lead": str(creator.user_id),
+        },
     )
     return case
 
@@ -70,8 +98,16 @@ def update_case(
     if data == CaseCreate.model_validate(_as_input(case)):
         return case  # nothing changes: same version, same ETag
     before = _snapshot(case)
+    texts_before = protection.text_values(case)
     _apply(case, data)
     case.updated_at = utcnow()
+    protection.protect(
+        session,
+        case,
+        case_ids=[case.id],
+        author=access.principal.user_id,
+        changed=protection.changed_texts(case, texts_before),
+    )
     try:
         session.flush()
     except StaleDataError as exc:  # a concurrent writer committed between our read and write
@@ -86,7 +122,10 @@ def update_case(
         resource_id=case.id,
         actor_id=access.principal.user_id,
         case_id=case.id,
-        payload={"version": case.version, "changes": audit.changes(before, _snapshot(case))},
+        payload={
+            "version": case.version,
+            "changes": change_refs(session, audit.changes(before, _snapshot(case)), TEXT_PATHS),
+        },
     )
     return case
 
@@ -120,7 +159,7 @@ def _snapshot(case: Case) -> dict[str, Any]:
 
 def _as_input(case: Case) -> dict[str, Any]:
     """The case as a CaseCreate-shaped dict: the base a merge patch applies to."""
-    read = case_read(case).model_dump()
+    read = case_read(case, reader=None).model_dump()
     return {
         "title": read["title"],
         "occurred_at": read["occurred_at"],
@@ -134,7 +173,13 @@ def _as_input(case: Case) -> dict[str, Any]:
     }
 
 
-def case_read(case: Case, counts: dict[str, int] | None = None) -> CaseRead:
+def case_read(
+    case: Case, counts: dict[str, int] | None = None, *, reader: Reader | None
+) -> CaseRead:
+    """The case as `reader` may see its texts (None: as written, for the server's own use)."""
+    text = {f: getattr(case, f) for f in CASE_TEXTS.texts}
+    if reader is not None:
+        text = {f: shown(case, f, reader) for f in text}
     has_location = any(
         v is not None
         for v in (
@@ -146,17 +191,17 @@ def case_read(case: Case, counts: dict[str, int] | None = None) -> CaseRead:
     )
     return CaseRead(
         id=case.id,
-        title=case.title,
+        title=text["title"] or "",
         occurred_at=case.occurred_at,
-        summary=case.summary,
+        summary=text["summary"],
         status=case.status,  # type: ignore[arg-type]
-        tags=[t.tag for t in case.tags],
-        weapon=case.weapon,
-        responsible_party=case.responsible_party,
+        tags=shown_tags(case, reader) if reader else [t.tag for t in case.tags],
+        weapon=text["weapon"],
+        responsible_party=text["responsible_party"],
         location=LocationRead(
-            name=case.location_name,
-            country=case.location_country,
-            admin_area=case.location_admin_area,
+            name=text["location_name"],
+            country=text["location_country"],
+            admin_area=text["location_admin_area"],
             lat=case.latitude,
             lon=case.longitude,
         )

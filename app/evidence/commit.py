@@ -19,6 +19,7 @@ from app.evidence.schemas import EvidenceMetadata
 from app.kit.etag import etag_for
 from app.kit.idempotency import IdempotencyClaim, claim_or_replay, fingerprint
 from app.models.evidence import EvidenceItem
+from app.protection.policy import reader_of
 from app.storage import ObjectStore, S3ObjectStore
 
 
@@ -90,7 +91,7 @@ def commit_arrival(
         if claim is not None:
             claim.remember(
                 session,
-                service.read(item),
+                service.read(item, reader_of(access)),
                 status_code=201,
                 location=f"/api/v1/evidence/{item.id}",
                 etag=etag_for(item.version),

@@ -12,9 +12,10 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.audit import service as audit
-from app.audit.router import event_read
+from app.audit.reading import event_reads
 from app.audit.schemas import AuditEventRead
 from app.auth.dependencies import (
+    CaseAccess,
     CaseEditor,
     CaseReader,
     CurrentPrincipal,
@@ -39,6 +40,7 @@ from app.kit.problems import problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router, body_limit
 from app.models.evidence import EvidenceItem
+from app.protection.policy import reader_of
 from app.storage import ObjectMissing, ObjectStore
 
 router = api_router(prefix="/api/v1", tags=["evidence"])
@@ -166,7 +168,7 @@ async def upload_evidence(request: Request, access: CaseEditor, session: DbSessi
         await run_in_threadpool(service.discard_quietly, store, received.stored)
         raise
     return json_response(
-        service.read(item),
+        service.read(item, reader_of(access)),
         status_code=201,
         location=f"/api/v1/evidence/{item.id}",
         etag=etag_for(item.version),
@@ -191,12 +193,13 @@ def list_case_evidence(
     items, cursor = service.list_for_case(
         session, case_id=access.case.id, page=page, withdrawn=withdrawn
     )
-    return EvidencePage(items=[service.read(i) for i in items], next_cursor=cursor)
+    reader = reader_of(access)
+    return EvidencePage(items=[service.read(i, reader) for i in items], next_cursor=cursor)
 
 
 def _item_access(
     session: DbSession, principal: Principal, evidence_id: uuid.UUID, permission: CasePermission
-) -> tuple[EvidenceItem, Any]:
+) -> tuple[EvidenceItem, CaseAccess]:
     item = service.get(session, evidence_id)
     access = resource_case_access(
         session, principal, item.case_id, permission, service.EvidenceNotFound
@@ -214,8 +217,8 @@ def _item_access(
 def get_evidence(
     evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
-    item, _ = _item_access(session, principal, evidence_id, CasePermission.READ)
-    return json_response(service.read(item), etag=etag_for(item.version))
+    item, access = _item_access(session, principal, evidence_id, CasePermission.READ)
+    return json_response(service.read(item, reader_of(access)), etag=etag_for(item.version))
 
 
 @router.get(
@@ -259,7 +262,7 @@ def get_evidence_content(
     headers = {
         "ETag": etag,
         "Repr-Digest": repr_digest(item.sha256),
-        "Content-Disposition": content_disposition(item.original_filename),
+        "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
         "Accept-Ranges": "bytes",
         "Content-Length": str(byte_range.length if byte_range else item.size),
     }
@@ -301,7 +304,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
 def get_evidence_custody(
     evidence_id: EvidenceId, principal: CurrentPrincipal, session: DbSession, page: PageQuery
 ) -> CustodyPage:
-    _item_access(session, principal, evidence_id, CasePermission.READ)
+    item, access = _item_access(session, principal, evidence_id, CasePermission.READ)
     listing = f"custody:{evidence_id}"
     after = decode_position_cursor(listing, page.cursor) if page.cursor else 0
     events = audit.resource_events(
@@ -313,7 +316,7 @@ def get_evidence_custody(
     shown = events[: page.limit]
     more = len(events) > page.limit
     return CustodyPage(
-        items=[event_read(e) for e in shown],
+        items=event_reads(session, shown, reader_of(access), item.case_id),
         next_cursor=encode_position_cursor(listing, shown[-1].id) if more else None,
     )
 
@@ -359,4 +362,4 @@ def withdraw_evidence(
     if if_match is not None and if_match.strip():
         require_match(if_match, etag_for(item.version))
     item = service.withdraw(session, access=access, item=item, reason=body.reason)
-    return json_response(service.read(item), etag=etag_for(item.version))
+    return json_response(service.read(item, reader_of(access)), etag=etag_for(item.version))

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
 from app.audit.canonical import case_chain
+from app.audit.texts import text_ref
 from app.auth.dependencies import CaseAccess
 from app.db import utcnow
 from app.errors import AppError, Conflict, NotFound, PreconditionFailed
@@ -47,6 +48,10 @@ from app.models.case import Case
 from app.models.evidence import EvidenceItem, Upload
 from app.models.site_visit import SiteVisitCase
 from app.models.testimony import Testimony
+from app.protection import service as protection
+from app.protection.fields import EVIDENCE as EVIDENCE_TEXTS
+from app.protection.matcher import MARKER
+from app.protection.policy import Reader, shown
 from app.storage import ObjectMissing, ObjectStore, StoredObject
 
 log = logging.getLogger("casefile.evidence")
@@ -149,6 +154,13 @@ def record_arrival(
         retained_until=retained_until,
         **{f: _plain(getattr(metadata, f)) for f in _PROVENANCE},
     )
+    protection.protect(
+        session,
+        item,
+        case_ids=[access.case.id],
+        author=access.principal.user_id,
+        changed=protection.text_values(item),
+    )
     try:
         with session.begin_nested():
             session.add(item)
@@ -158,7 +170,7 @@ def record_arrival(
         if existing is None:
             raise
         raise _duplicate(existing) from None
-    _record(session, access, item, "evidence.ingested", _ingest_payload(item))
+    _record(session, access, item, "evidence.ingested", _ingest_payload(session, item))
     return item
 
 
@@ -183,7 +195,7 @@ def _plain(value: Any) -> Any:
     )
 
 
-def _ingest_payload(item: EvidenceItem) -> dict[str, Any]:
+def _ingest_payload(session: Session, item: EvidenceItem) -> dict[str, Any]:
     return {
         "exhibit_number": item.exhibit_number,
         "sha256": item.sha256,
@@ -191,7 +203,7 @@ def _ingest_payload(item: EvidenceItem) -> dict[str, Any]:
         "size": item.size,
         "media_type": item.media_type,
         "declared_media_type": item.declared_media_type,
-        "original_filename": item.original_filename,
+        "original_filename": text_ref(session, item.original_filename),
         "kind": item.kind,
         "object_key": item.object_key,
         "object_version": item.object_version,
@@ -295,7 +307,11 @@ def list_for_case(
     return rows[: page.limit], cursor
 
 
-def read(item: EvidenceItem) -> EvidenceRead:
+def read(item: EvidenceItem, reader: Reader | None) -> EvidenceRead:
+    """The item as `reader` may see its texts (None: as written, for the server's own use)."""
+    text = {f: getattr(item, f) for f in EVIDENCE_TEXTS.texts}
+    if reader is not None:
+        text = {f: shown(item, f, reader) for f in text}
     return EvidenceRead(
         id=item.id,
         case_id=item.case_id,
@@ -305,25 +321,35 @@ def read(item: EvidenceItem) -> EvidenceRead:
         size=item.size,
         media_type=item.media_type,
         declared_media_type=item.declared_media_type,
-        original_filename=item.original_filename,
+        original_filename=text["original_filename"] or "",
         kind=item.kind,  # type: ignore[arg-type]
-        title=item.title,
-        description=item.description,
+        title=text["title"],
+        description=text["description"],
         captured_at=item.captured_at,
-        provenance=Provenance(**{f: getattr(item, f) for f in _PROVENANCE}),
-        extracted=ExtractedMetadata.model_validate_json(item.extracted_metadata)
-        if item.extracted_metadata
-        else None,
+        provenance=Provenance(
+            **{f: text[f] if f in text else getattr(item, f) for f in _PROVENANCE}
+        ),
+        extracted=_extracted(text["extracted_metadata"]),
         uploaded_by=item.uploaded_by_id,
         uploaded_at=item.uploaded_at,
         retained_until=item.retained_until,
         withdrawn=Withdrawal(
-            at=item.withdrawn_at, by=item.withdrawn_by_id, reason=item.withdrawal_reason
+            at=item.withdrawn_at, by=item.withdrawn_by_id, reason=text["withdrawal_reason"]
         )
         if item.withdrawn_at and item.withdrawn_by_id and item.withdrawal_reason
         else None,
         version=item.version,
     )
+
+
+def _extracted(raw: str | None) -> ExtractedMetadata | None:
+    if raw is None or raw == MARKER:  # MARKER: not yet computed, withheld whole
+        return None
+    return ExtractedMetadata.model_validate_json(raw)
+
+
+def shown_filename(item: EvidenceItem, reader: Reader) -> str:
+    return shown(item, "original_filename", reader) or "evidence"
 
 
 def stored_object(item: EvidenceItem) -> StoredObject:
@@ -352,6 +378,13 @@ def withdraw(
         reason,
     )
     item.updated_at = now
+    protection.protect(
+        session,
+        item,
+        case_ids=[item.case_id],
+        author=access.principal.user_id,
+        changed=["withdrawal_reason"],
+    )
     try:
         session.flush()
     except StaleDataError as exc:
@@ -361,7 +394,7 @@ def withdraw(
         access,
         item,
         "evidence.withdrawn",
-        {"exhibit_number": item.exhibit_number, "reason": reason},
+        {"exhibit_number": item.exhibit_number, "reason": text_ref(session, reason)},
     )
     return item
 

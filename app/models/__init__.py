@@ -1,6 +1,6 @@
 """All ORM classes, imported here so that Base.metadata knows every table (alembic needs it)."""
 
-from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
+from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, AuditText, SigningKey
 from app.models.case import Case, CaseMember, CaseRole, CaseStatus, CaseTag
 from app.models.evidence import EvidenceItem, EvidenceKind, Upload
 from app.models.idempotency import IdempotencyRecord
@@ -14,6 +14,7 @@ __all__ = [
     "AuditChain",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditText",
     "AuthFailureWindow",
     "Case",
     "CaseMember",

@@ -76,3 +76,16 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[str] = mapped_column(String(40))  # exactly as signed
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id", ondelete="RESTRICT"))
     signature: Mapped[str] = mapped_column(String(200))
+
+
+class AuditText(Base):
+    """A free text an audit event refers to instead of holding it (`{"$text": ref}`), so that
+    what the event says can be shown through witness protection without breaking its hash.
+    `ref` = SHA-256 of the salt's bytes and the text's UTF-8, in hex: the event binds the text,
+    and the salt keeps a reader who has the event alone from testing guesses. Append-only."""
+
+    __tablename__ = "audit_texts"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(32))  # 16 random bytes, hex
+    text: Mapped[str] = mapped_column(Text)

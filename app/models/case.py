@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, one_of, same_as_created, utcnow
+from app.models.protected_text import ProtectedTextColumns
 
 
 class CaseStatus(StrEnum):
@@ -38,7 +39,7 @@ class CaseRole(StrEnum):
     VIEWER = "viewer"
 
 
-class Case(Base):
+class Case(ProtectedTextColumns, Base):
     __tablename__ = "cases"
     __table_args__ = (
         CheckConstraint(one_of("status", CaseStatus), name="status_known"),
@@ -87,6 +88,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=same_as_created)
     version: Mapped[int] = mapped_column(default=1)
+    # The searched fields as shown to those who may not identify witnesses, each apart
+    # (SHOWN_SEPARATOR between them: a match never spans two fields); trigram-indexed.
+    search_shown: Mapped[str | None] = mapped_column(Text)
 
     tags: Mapped[list[CaseTag]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="CaseTag.tag"
@@ -124,14 +128,26 @@ def case_search_text() -> ColumnElement[str]:
     return joined
 
 
+Index(
+    "ix_cases_withheld",
+    Case.id,
+    postgresql_where=Case.withheld_texts.is_not(None),
+    sqlite_where=Case.withheld_texts.is_not(None),
+)
+
+
 class CaseTag(Base):
     __tablename__ = "case_tags"
-    __table_args__ = (Index("ix_case_tags_tag", "tag", "case_id"),)
+    __table_args__ = (
+        Index("ix_case_tags_tag", "tag", "case_id"),
+        Index("ix_case_tags_shown", "shown", "case_id"),  # tag filters of members
+    )
 
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shown: Mapped[str | None] = mapped_column(String(64))  # as shown (app/protection)
 
 
 class CaseMember(Base):

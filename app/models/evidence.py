@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, one_of, same_as_created, utcnow
+from app.models.protected_text import ProtectedTextColumns
 
 
 class EvidenceKind(StrEnum):
@@ -28,7 +29,7 @@ class EvidenceKind(StrEnum):
     OTHER = "other"
 
 
-class EvidenceItem(Base):
+class EvidenceItem(ProtectedTextColumns, Base):
     """One original file: fingerprinted at ingest, stored immutably, withdrawn but never deleted."""
 
     __tablename__ = "evidence_items"

@@ -10,9 +10,10 @@ from sqlalchemy import CheckConstraint, ColumnElement, Float, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, same_as_created, utcnow
+from app.models.protected_text import ProtectedTextColumns
 
 
-class SiteVisit(Base):
+class SiteVisit(ProtectedTextColumns, Base):
     __tablename__ = "site_visits"
     __table_args__ = (
         CheckConstraint(
@@ -40,6 +41,8 @@ class SiteVisit(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=same_as_created)
     version: Mapped[int] = mapped_column(default=1)
+    # Observations, purpose and place as shown to those who may not identify (searched).
+    search_shown: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -82,3 +85,17 @@ def site_visit_search_text() -> ColumnElement[Any]:
         + " "
         + func.coalesce(SiteVisit.location_name, ""),
     )
+
+
+def site_visit_shown_search_text() -> ColumnElement[Any]:
+    """The text PostgreSQL searches for those who may not identify witnesses (migration 0010
+    indexes exactly this expression)."""
+    return func.to_tsvector("simple", func.coalesce(SiteVisit.search_shown, ""))
+
+
+Index(
+    "ix_site_visits_withheld",
+    SiteVisit.id,
+    postgresql_where=SiteVisit.withheld_texts.is_not(None),
+    sqlite_where=SiteVisit.withheld_texts.is_not(None),
+)

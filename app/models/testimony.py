@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, same_as_created, utcnow
+from app.models.protected_text import ProtectedTextColumns
 
 
-class Testimony(Base):
+class Testimony(ProtectedTextColumns, Base):
     __tablename__ = "testimonies"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -31,6 +32,8 @@ class Testimony(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=same_as_created)
     version: Mapped[int] = mapped_column(default=1)
+    # Statement and translation as shown to those who may not identify witnesses (searched).
+    search_shown: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -43,5 +46,19 @@ def testimony_search_text() -> ColumnElement[Any]:
     )
 
 
+def testimony_shown_search_text() -> ColumnElement[Any]:
+    """The text PostgreSQL searches for those who may not identify witnesses (migration 0010
+    indexes exactly this expression)."""
+    return func.to_tsvector("simple", func.coalesce(Testimony.search_shown, ""))
+
+
 Index("ix_testimonies_case_created", Testimony.case_id, Testimony.created_at, Testimony.id)
 Index("ix_testimonies_witness", Testimony.witness_id)
+# The few testimonies where something is withheld, by case (what a member's search reads as
+# written: app.cases.search).
+Index(
+    "ix_testimonies_withheld",
+    Testimony.case_id,
+    postgresql_where=Testimony.withheld_texts.is_not(None),
+    sqlite_where=Testimony.withheld_texts.is_not(None),
+)

@@ -6,7 +6,6 @@ the cases it lists are only those the caller may see.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
 from app.audit.canonical import case_chain
+from app.audit.texts import change_refs, snapshot_refs
 from app.auth.dependencies import CaseAccess, Principal, case_access
 from app.auth.permissions import CasePermission, case_role_allows
 from app.db import utcnow
@@ -29,12 +29,25 @@ from app.kit.problems import invalid_field, validation_problem
 from app.models.case import CaseMember, CaseRole
 from app.models.site_visit import SiteVisit, SiteVisitCase, SiteVisitMember
 from app.models.user import User
+from app.protection import service as protection
+from app.protection.fields import SITE_VISIT as SITE_VISIT_TEXTS
+from app.protection.policy import Reader, shown
 from app.site_visits.schemas import (
     Conditions,
     SiteVisitCreate,
     SiteVisitPatch,
     SiteVisitRead,
     VisitLocation,
+)
+
+# The visit's free texts, as paths in its facts and their changes (audit: references only).
+TEXT_PATHS = (
+    "location.name",
+    "purpose",
+    "observations",
+    "conditions.access",
+    "conditions.security",
+    "conditions.weather",
 )
 
 
@@ -49,6 +62,14 @@ class VisitAccess:
     case_ids: list[uuid.UUID]
     team: list[uuid.UUID]
     roles: dict[uuid.UUID, str]  # the caller's case role on each linked case they belong to
+    identifying: frozenset[uuid.UUID] = frozenset()  # linked cases where they may identify
+
+    @property
+    def reader(self) -> Reader:
+        """Its texts as written only to those who may identify on every case it is linked to:
+        they are matched against the witnesses of all of them."""
+        every = self.principal.is_admin or set(self.case_ids) <= self.identifying
+        return Reader(self.principal.user_id, every)
 
     @property
     def visible_case_ids(self) -> list[uuid.UUID]:
@@ -77,8 +98,15 @@ def create(session: Session, *, access: CaseAccess, data: SiteVisitCreate) -> Vi
     for case_id in others:
         _require_editable(session, access.principal, case_id)
     _require_active_users(session, data.team)
-    visit = SiteVisit(created_by_id=access.principal.user_id)
+    visit = SiteVisit(id=uuid.uuid4(), created_by_id=access.principal.user_id)
     _apply(visit, data.model_dump(exclude={"also_case_ids", "team"}))
+    protection.protect(
+        session,
+        visit,
+        case_ids=[access.case.id, *others],
+        author=access.principal.user_id,
+        changed=protection.text_values(visit),
+    )
     session.add(visit)
     session.flush()
     for case_id in [access.case.id, *others]:
@@ -91,7 +119,8 @@ def create(session: Session, *, access: CaseAccess, data: SiteVisitCreate) -> Vi
         session.add(SiteVisitMember(site_visit_id=visit.id, user_id=user_id))
     session.flush()
     loaded = visit_access(session, access.principal, visit.id)
-    _record(session, loaded, access.case.id, "site_visit.logged", {"visit": _facts(loaded)})
+    facts = snapshot_refs(session, _facts(loaded), TEXT_PATHS)
+    _record(session, loaded, access.case.id, "site_visit.logged", {"visit": facts})
     return loaded
 
 
@@ -106,13 +135,13 @@ def visit_access(session: Session, principal: Principal, visit_id: uuid.UUID) ->
             .order_by(SiteVisitCase.linked_at, SiteVisitCase.case_id)
         )
     )
-    roles = dict(
-        session.execute(
-            select(CaseMember.case_id, CaseMember.role).where(
-                CaseMember.user_id == principal.user_id, CaseMember.case_id.in_(case_ids)
-            )
-        ).all()
-    )
+    memberships = session.execute(
+        select(CaseMember.case_id, CaseMember.role, CaseMember.can_identify_witnesses).where(
+            CaseMember.user_id == principal.user_id, CaseMember.case_id.in_(case_ids)
+        )
+    ).all()
+    roles = {case_id: role for case_id, role, _ in memberships}
+    identifying = frozenset(case_id for case_id, _, flag in memberships if flag)
     team = list(
         session.scalars(
             select(SiteVisitMember.user_id)
@@ -121,7 +150,12 @@ def visit_access(session: Session, principal: Principal, visit_id: uuid.UUID) ->
         )
     )
     access = VisitAccess(
-        visit=visit, principal=principal, case_ids=case_ids, team=team, roles=roles
+        visit=visit,
+        principal=principal,
+        case_ids=case_ids,
+        team=team,
+        roles=roles,
+        identifying=identifying,
     )
     if not access.visible_case_ids:
         raise SiteVisitNotFound()
@@ -137,7 +171,7 @@ def update(
     visit = access.visit
     require_match(if_match, etag_for(visit.version))
     sent = patch.model_dump(exclude_unset=True)
-    current = read(access).model_dump(
+    current = read(access, as_written=True).model_dump(
         include={"visited_at", "visited_until", "location", "purpose", "observations", "conditions"}
     )
     merged = merge_patch(current, {k: v for k, v in sent.items() if k != "team"})
@@ -151,18 +185,29 @@ def update(
     if team != access.team:
         _require_active_users(session, team)
     before = _facts(access)
+    texts_before = protection.text_values(visit)
     _apply(visit, valid.model_dump(exclude={"also_case_ids", "team"}))
-    changed = VisitAccess(visit, access.principal, access.case_ids, team, access.roles)
+    changed = VisitAccess(
+        visit, access.principal, access.case_ids, team, access.roles, access.identifying
+    )
     changes = audit.changes(before, _facts(changed))
     if not changes:
         return access
     visit.updated_at = utcnow()
+    protection.protect(
+        session,
+        visit,
+        case_ids=access.case_ids,
+        author=access.principal.user_id,
+        changed=protection.changed_texts(visit, texts_before),
+    )
     try:
         session.flush()  # the version check, before anything else is written
     except StaleDataError as exc:
         raise PreconditionFailed("The site visit changed meanwhile; fetch it again.") from exc
     if team != access.team:
         _replace_team(session, visit.id, team)
+    changes = change_refs(session, changes, TEXT_PATHS)
     _record(session, changed, acting_case, "site_visit.updated", {"changes": changes})
     return changed
 
@@ -186,23 +231,28 @@ def list_for_case(
     return shown, next_cursor(listing, rows, page.limit)
 
 
-def read(access: VisitAccess) -> SiteVisitRead:
+def read(access: VisitAccess, *, as_written: bool = False) -> SiteVisitRead:
+    """The visit as its reader may see its texts (`as_written`: for the server's own use)."""
     visit = access.visit
+    reader = Reader(access.principal.user_id, True) if as_written else access.reader
+    text = {f: shown(visit, f, reader) for f in SITE_VISIT_TEXTS.texts}
     location = None
     if visit.location_name is not None or visit.latitude is not None:
-        location = VisitLocation(name=visit.location_name, lat=visit.latitude, lon=visit.longitude)
+        location = VisitLocation(
+            name=text["location_name"], lat=visit.latitude, lon=visit.longitude
+        )
     return SiteVisitRead(
         id=visit.id,
         visited_at=visit.visited_at,
         visited_until=visit.visited_until,
         location=location,
         team=access.team,
-        purpose=visit.purpose,
-        observations=visit.observations,
+        purpose=text["purpose"],
+        observations=text["observations"],
         conditions=Conditions(
-            access=visit.access_conditions,
-            security=visit.security_conditions,
-            weather=visit.weather,
+            access=text["access_conditions"],
+            security=text["security_conditions"],
+            weather=text["weather"],
         ),
         case_ids=access.visible_case_ids,
         created_by=visit.created_by_id,
@@ -238,11 +288,8 @@ def _replace_team(session: Session, visit_id: uuid.UUID, team: list[uuid.UUID]) 
 
 
 def _facts(access: VisitAccess) -> dict[str, Any]:
-    """The visit for the audit trail: facts, and digests of the long texts."""
-    facts = read(access).model_dump(mode="json")
-    for field in ("purpose", "observations"):
-        text = facts.pop(field)
-        facts[f"{field}_sha256"] = hashlib.sha256(text.encode()).hexdigest() if text else None
+    """The visit for the audit trail (its texts go in as references)."""
+    facts = read(access, as_written=True).model_dump(mode="json")
     # Not the linked cases: this event is read by members of one of them, who may not know
     # the others exist.
     for volatile in ("id", "case_ids", "created_by", "created_at", "updated_at", "version"):

@@ -16,6 +16,7 @@ from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
 from app.kit.routing import api_router
+from app.protection.policy import reader_of
 from app.testimonies import service
 from app.testimonies.schemas import TestimonyCreate, TestimonyPatch, TestimonyRead
 
@@ -45,7 +46,7 @@ def create_testimony(
     return created(
         session,
         claim,
-        service.reads(session, [testimony])[0],
+        service.reads(session, [testimony], reader_of(access))[0],
         location=f"/api/v1/testimonies/{testimony.id}",
         etag=etag_for(testimony.version),
     )
@@ -60,7 +61,8 @@ def create_testimony(
 )
 def list_case_testimonies(access: CaseReader, session: DbSession, page: PageQuery) -> TestimonyPage:
     testimonies, cursor = service.list_for_case(session, access=access, page=page)
-    return TestimonyPage(items=service.reads(session, testimonies), next_cursor=cursor)
+    items = service.reads(session, testimonies, reader_of(access))
+    return TestimonyPage(items=items, next_cursor=cursor)
 
 
 @router.get(
@@ -74,10 +76,11 @@ def get_testimony(
     testimony_id: TestimonyId, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
     testimony = service.get(session, testimony_id)
-    resource_case_access(
+    access = resource_case_access(
         session, principal, testimony.case_id, CasePermission.READ, service.TestimonyNotFound
     )
-    return json_response(service.reads(session, [testimony])[0], etag=etag_for(testimony.version))
+    read = service.reads(session, [testimony], reader_of(access))[0]
+    return json_response(read, etag=etag_for(testimony.version))
 
 
 @router.patch(
@@ -101,4 +104,5 @@ def update_testimony(
     testimony = service.update(
         session, access=access, testimony=testimony, patch=body, if_match=if_match
     )
-    return json_response(service.reads(session, [testimony])[0], etag=etag_for(testimony.version))
+    read = service.reads(session, [testimony], reader_of(access))[0]
+    return json_response(read, etag=etag_for(testimony.version))

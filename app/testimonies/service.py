@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
 from app.audit.canonical import case_chain
+from app.audit.texts import change_refs, snapshot_refs
 from app.auth.dependencies import CaseAccess
 from app.db import utcnow
 from app.errors import NotFound, PreconditionFailed
@@ -22,6 +22,8 @@ from app.kit.problems import invalid_field, validation_problem
 from app.models.testimony import Testimony
 from app.models.user import User
 from app.models.witness import Witness, WitnessCase
+from app.protection import service as protection
+from app.protection.policy import Reader, shown
 from app.testimonies.schemas import TestimonyCreate, TestimonyPatch, TestimonyRead
 
 _FIELDS = (
@@ -33,6 +35,7 @@ _FIELDS = (
     "translation",
     "translation_language",
 )
+TEXTS = ("place", "statement", "translation")
 
 
 class TestimonyNotFound(NotFound):
@@ -44,6 +47,7 @@ def create(session: Session, *, access: CaseAccess, data: TestimonyCreate) -> Te
     interviewer = data.interviewer_id or access.principal.user_id
     _require_active_user(session, interviewer)
     testimony = Testimony(
+        id=uuid.uuid4(),
         case_id=access.case.id,
         witness_id=data.witness_id,
         created_by_id=access.principal.user_id,
@@ -51,9 +55,17 @@ def create(session: Session, *, access: CaseAccess, data: TestimonyCreate) -> Te
     )
     if testimony.translation and not testimony.translation_language:
         testimony.translation_language = "en"
+    protection.protect(
+        session,
+        testimony,
+        case_ids=[access.case.id],
+        author=access.principal.user_id,
+        changed=TEXTS,
+    )
     session.add(testimony)
     session.flush()
-    _record(session, access, testimony, "testimony.recorded", {"testimony": _facts(testimony)})
+    facts = snapshot_refs(session, _facts(testimony), TEXTS)
+    _record(session, access, testimony, "testimony.recorded", {"testimony": facts})
     return testimony
 
 
@@ -82,6 +94,7 @@ def update(
     if "interviewer_id" in sent and sent["interviewer_id"] is not None:
         _require_active_user(session, sent["interviewer_id"])
     before = _facts(testimony)
+    texts_before = protection.text_values(testimony)
     for field, value in sent.items():
         setattr(testimony, field, value)
     if testimony.translation and not testimony.translation_language:
@@ -90,10 +103,18 @@ def update(
     if not changes:
         return testimony
     testimony.updated_at = utcnow()
+    protection.protect(
+        session,
+        testimony,
+        case_ids=[testimony.case_id],
+        author=access.principal.user_id,
+        changed=protection.changed_texts(testimony, texts_before),
+    )
     try:
         session.flush()
     except StaleDataError as exc:
         raise PreconditionFailed("The testimony changed meanwhile; fetch it again.") from exc
+    changes = change_refs(session, changes, TEXTS)
     _record(session, access, testimony, "testimony.updated", {"changes": changes})
     return testimony
 
@@ -115,7 +136,10 @@ def list_for_case(
     return rows[: page.limit], next_cursor(listing, rows, page.limit)
 
 
-def reads(session: Session, testimonies: list[Testimony]) -> list[TestimonyRead]:
+def reads(
+    session: Session, testimonies: list[Testimony], reader: Reader | None
+) -> list[TestimonyRead]:
+    """The testimonies as `reader` may see their texts (None: as written)."""
     pseudonyms = dict(
         session.execute(
             select(Witness.id, Witness.pseudonym).where(
@@ -133,15 +157,21 @@ def reads(session: Session, testimonies: list[Testimony]) -> list[TestimonyRead]
             created_at=t.created_at,
             updated_at=t.updated_at,
             version=t.version,
-            **{f: getattr(t, f) for f in _FIELDS},
+            **_fields(t, reader),
         )
         for t in testimonies
     ]
 
 
+def _fields(testimony: Testimony, reader: Reader | None) -> dict[str, Any]:
+    values = {f: getattr(testimony, f) for f in _FIELDS}
+    if reader is not None:
+        values.update({f: shown(testimony, f, reader) for f in TEXTS})
+    return values
+
+
 def _facts(testimony: Testimony) -> dict[str, Any]:
-    """What the audit trail keeps of a testimony: its facts, and digests of its texts (the
-    texts themselves are the case's data; the digests bind them to the trail)."""
+    """What the audit trail keeps of a testimony (its texts go in as references)."""
     return {
         "witness_id": str(testimony.witness_id),
         "recorded_at": testimony.recorded_at.isoformat(),
@@ -149,13 +179,9 @@ def _facts(testimony: Testimony) -> dict[str, Any]:
         "interviewer_id": str(testimony.interviewer_id) if testimony.interviewer_id else None,
         "language": testimony.language,
         "translation_language": testimony.translation_language,
-        "statement_sha256": _digest(testimony.statement),
-        "translation_sha256": _digest(testimony.translation),
+        "statement": testimony.statement,
+        "translation": testimony.translation,
     }
-
-
-def _digest(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
 
 def _record(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.audit.canonical import case_chain
+from app.audit.texts import TEXT_KEY, text_ref
 from app.auth.dependencies import Principal, case_access
 from app.auth.permissions import CasePermission
 from app.db import Database, utcnow
@@ -114,7 +115,16 @@ def parse_metadata_header(header: str | None) -> dict[str, str]:
 # Not evidence fields: where the upload goes, and what common tus clients (tus-js-client, Uppy)
 # send about the file on their own. `filetype`/`type` become the declared media type.
 NON_EVIDENCE_KEYS = frozenset(
-    {"case_id", "filename", "evidence_id", "filetype", "type", "name", "relativePath"}
+    {
+        "case_id",
+        "filename",
+        "evidence_id",
+        "filename_ref",
+        "filetype",
+        "type",
+        "name",
+        "relativePath",
+    }
 )
 MAX_DECLARED_TYPE = 200
 
@@ -166,7 +176,13 @@ def create(
         length=length,
         received=0,
         metadata_json=json.dumps(
-            {**pairs, "filename": safe_filename(pairs["filename"]), "evidence_id": str(evidence_id)}
+            {
+                **pairs,
+                "filename": (filename := safe_filename(pairs["filename"])),
+                "evidence_id": str(evidence_id),
+                # The file's name goes into the upload's events by reference (app.audit.texts).
+                "filename_ref": (text_ref(session, filename) or {})[TEXT_KEY],
+            }
         ),
         storage_state=json.dumps(state),
         expires_at=utcnow() + EXPIRY,
@@ -189,7 +205,13 @@ def _record(
         resource_id=upload.id,
         actor_id=actor,
         case_id=upload.case_id,
-        payload={"filename": pairs["filename"], "evidence_id": pairs["evidence_id"], **extra},
+        payload={
+            "filename": {TEXT_KEY: pairs["filename_ref"]}
+            if "filename_ref" in pairs
+            else pairs["filename"],  # an upload begun before text references
+            "evidence_id": pairs["evidence_id"],
+            **extra,
+        },
     )
 
 

@@ -10,7 +10,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.kit.schemas import (
     Flag,
@@ -29,7 +36,21 @@ Place = Annotated[str, StringConstraints(max_length=500), AfterValidator(multi_l
 Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 
-IDENTITY_FIELDS = ("full_name", "contact", "home_location", "identity_notes")
+# The witness's name in other scripts and spellings (Armenian, Cyrillic, Latin
+# transliterations): protected wherever a text writes it (app/protection), and as secret as
+# the name itself.
+OtherSpellings = Annotated[
+    list[Name],
+    Field(
+        max_length=20,
+        description="The name as others write it: other scripts, transliterations. Texts "
+        "that name the witness in any of these are shown withheld to those who may not "
+        "identify witnesses.",
+        examples=[["Անահիտ Գևորգյան", "Анаит Геворгян", "Anahit Gevorkyan"]],
+    ),
+]
+
+IDENTITY_FIELDS = ("full_name", "other_spellings", "contact", "home_location", "identity_notes")
 
 
 class HomeLocation(InputSchema):
@@ -64,6 +85,7 @@ class WitnessRegister(InputSchema):
             "examples": [
                 {
                     "full_name": "Anahit Gevorgyan",
+                    "other_spellings": ["Անահիտ Գևորգյան", "Анаит Геворгян"],
                     "contact": "via the Martuni community centre",
                     "consent": {
                         "named_publicly": True,
@@ -81,6 +103,7 @@ class WitnessRegister(InputSchema):
 
     witness_id: uuid.UUID | None = Field(default=None, description="Link this existing witness.")
     full_name: Name | None = None
+    other_spellings: OtherSpellings | None = None
     contact: Contact | None = None
     home_location: HomeLocation | None = None
     identity_notes: Notes | None = None
@@ -103,6 +126,7 @@ class WitnessPatch(InputSchema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"risk_level": "high"}]})
 
     full_name: Name | None = None
+    other_spellings: OtherSpellings | None = None
     contact: Contact | None = None
     home_location: HomeLocation | None = None
     identity_notes: Notes | None = None
@@ -118,6 +142,9 @@ class HomeLocationRead(ReadSchema):
 
 class WitnessIdentity(ReadSchema):
     full_name: str
+    other_spellings: Annotated[list[str], BeforeValidator(lambda v: [] if v is None else v)] = (
+        Field(default_factory=list)
+    )
     contact: str | None
     home_location: HomeLocationRead | None
     identity_notes: str | None

@@ -30,7 +30,9 @@ from app.kit.pagination import PageParams, Position, decode_cursor, encode_curso
 from app.kit.problems import invalid_field, validation_problem
 from app.models.case import CaseMember, CaseRole
 from app.models.witness import RiskLevel, Witness, WitnessCase
+from app.protection.refresh import refresh_cases
 from app.witnesses.crypto import IdentityKeyring
+from app.witnesses.identity import identity_context, read_identity
 from app.witnesses.schemas import (
     IDENTITY_FIELDS,
     Consent,
@@ -220,14 +222,6 @@ def record_identity_views(
     )
 
 
-def read_identity(witness: Witness, keyring: IdentityKeyring) -> dict[str, Any]:
-    plaintext = keyring.open(
-        witness.identity_key_id, witness.identity_ciphertext, _context(witness.id)
-    )
-    identity: dict[str, Any] = json.loads(plaintext)
-    return identity
-
-
 def _consent(witness: Witness) -> ConsentRead:
     return ConsentRead(
         named_publicly=witness.consent_named_publicly,
@@ -236,10 +230,6 @@ def _consent(witness: Witness) -> ConsentRead:
         obtained_at=witness.consent_obtained_at,
         method=witness.consent_method,  # type: ignore[arg-type]
     )
-
-
-def _context(witness_id: uuid.UUID) -> str:
-    return f"casefile-witness-identity-v1:{witness_id}"
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -259,6 +249,8 @@ def register(
     session.add(witness)
     session.flush()
     _link(session, witness.id, access)
+    # Texts written before may name the new witness: from now on they are shown withheld.
+    refresh_cases(session, [access.case.id], actor=access.principal.user_id)
     audit.record(
         session,
         chain=case_chain(access.case.id),
@@ -287,6 +279,7 @@ def link(session: Session, *, access: CaseAccess, witness_id: uuid.UUID) -> Witn
     if access.case.id in existing.linked_case_ids:
         raise WitnessAlreadyLinked(f"{existing.witness.pseudonym} is already linked to this case.")
     _link(session, witness_id, access)
+    refresh_cases(session, [access.case.id], actor=access.principal.user_id)
     audit.record(
         session,
         chain=case_chain(access.case.id),
@@ -350,6 +343,8 @@ def update_witness(
         session.flush()
     except StaleDataError as exc:
         raise PreconditionFailed("The witness changed meanwhile; fetch it again.") from exc
+    if identity_changed:  # a new spelling, a corrected name: every linked case's texts again
+        refresh_cases(session, access.linked_case_ids, actor=access.principal.user_id)
     audit.record(
         session,
         chain=case_chain(acting_case),
@@ -402,7 +397,7 @@ def _sealed(
     witness_id: uuid.UUID, identity: dict[str, Any], keyring: IdentityKeyring
 ) -> tuple[str, bytes]:
     plaintext = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()
-    return keyring.seal(plaintext, _context(witness_id))
+    return keyring.seal(plaintext, identity_context(witness_id))
 
 
 def _plain(value: Any) -> Any:
