@@ -74,6 +74,9 @@ MARTUNI = DemoCase(
     },
     witness={
         "full_name": "Anahit Gevorgyan",
+        # How Armenian, Russian and other Latin spellings write her name (witness protection
+        # withholds every one of them from texts, for those who may not identify her).
+        "other_spellings": ["Անահիտ Գևորգյան", "Анаит Геворгян", "Anahit Gevorkyan"],
         "identity_notes": "Mother of the two children. " + SOURCE,
         "consent": {
             "named_publicly": True,
@@ -118,6 +121,7 @@ GANJA = DemoCase(
     },
     witness={
         "full_name": "Ramiz Gahramanov",
+        "other_spellings": ["Ramiz Qəhrəmanov", "Рамиз Гахраманов", "Ramiz Kahramanov"],
         "identity_notes": "64 years old; lost his daughter and three of her children. " + SOURCE,
         "consent": {
             "named_publicly": True,

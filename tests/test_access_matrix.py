@@ -88,6 +88,7 @@ class Access:
     global_roles: frozenset[str]
     case_roles: frozenset[str] | None = None
     refused: int = 403
+    identifiers_only: bool = False  # members without can_identify_witnesses get 403
 
     def status_for(self, caller: Caller) -> int:
         if caller.global_role in self.global_roles:
@@ -96,6 +97,8 @@ class Access:
             return self.refused
         if caller.case_role is None:
             return 404
+        if self.identifiers_only and not caller.can_identify_witnesses:
+            return 403
         return self.success if caller.case_role in self.case_roles else 403
 
 
@@ -168,6 +171,10 @@ EXPECTED: dict[RouteKey, Access] = {
     ("PATCH", "/api/v1/uploads/{upload_id}"): Access(204, frozenset({ADMIN}), refused=404),
     ("DELETE", "/api/v1/uploads/{upload_id}"): Access(204, frozenset({ADMIN}), refused=404),
     ("GET", "/api/v1/cases/{case_id}/audit"): case_members(*CASE_ROLES),
+    # Where the case's texts name protected witnesses: for those who may identify them.
+    ("GET", "/api/v1/cases/{case_id}/protected-matches"): Access(
+        200, frozenset({ADMIN}), frozenset(CASE_ROLES), identifiers_only=True
+    ),
     ("GET", "/api/v1/audit/verify"): admin_only(),
     ("GET", "/api/v1/signing-keys"): any_user(),
     # Bundles: "legal members and leads may also export bundles" (API.md), and admins.
@@ -599,6 +606,7 @@ DRIVERS: dict[RouteKey, Driver] = {
     ("PATCH", "/api/v1/uploads/{upload_id}"): Driver(_append_upload),
     ("DELETE", "/api/v1/uploads/{upload_id}"): Driver(_upload),
     ("GET", "/api/v1/cases/{case_id}/audit"): Driver(_case),
+    ("GET", "/api/v1/cases/{case_id}/protected-matches"): Driver(_case),
     ("GET", "/api/v1/audit/verify"): Driver(_no_params),
     ("GET", "/api/v1/signing-keys"): Driver(_no_params),
     ("GET", "/api/v1/cases/{case_id}/bundle"): Driver(_case),

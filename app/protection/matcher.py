@@ -71,6 +71,8 @@ class Matcher:
                 start, end = sk.original_span(*match.span())
                 while end < len(text) and fold_character(text[end]) is None:
                     end += 1  # a combining accent or a joiner goes with its letter
+                if rule is Rule.DIGITS and start and text[start - 1] == "+":
+                    start -= 1  # a telephone number's plus goes with it
                 term = Term(match.group(1).replace(" ", ""), rule)
                 found.append(Span(start, end, frozenset(self.owners.get(term, ()))))
         return _merged(found)

@@ -95,19 +95,24 @@ def protect(
 ) -> None:
     """Before a row with text is flushed: note who wrote the `changed` fields, compute how its
     texts are shown, and record a protected-match event where a changed field names a
-    witness. Call only when the row really changes (setting these columns is a change)."""
-    lock_cases(session, case_ids)
+    witness. Call only when the row really changes (setting these columns is a change).
+
+    Not flushed here (no autoflush either): the caller's own flush writes the row once, with
+    one version bump, where it turns a concurrent change into 412."""
+    with session.no_autoflush:
+        lock_cases(session, case_ids)
+        found = witnesses_of(session, case_ids)
     changed = list(changed)
     if author is not None and changed:
         row.text_authors = {**(row.text_authors or {}), **dict.fromkeys(changed, str(author))}
-    found = witnesses_of(session, case_ids)
     shown = compute(row, found.matcher)
     apply(row, shown)
     if getattr(row, "id", None) is None:
         row.id = uuid.uuid4()  # type: ignore[attr-defined]  # every protected row has one
     naming = {f: w for f, w in shown.naming.items() if f in changed}
     if naming:
-        record_match(session, row, found, naming, actor=author)
+        with session.no_autoflush:
+            record_match(session, row, found, naming, actor=author)
 
 
 def text_values(row: ProtectedTextColumns) -> dict[str, Any]:

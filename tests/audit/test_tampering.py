@@ -114,7 +114,7 @@ def test_changed_payload_byte(trail: Trail) -> None:
     body = trail.event(3)["body"]
     trail.tamper(
         "UPDATE audit_events SET body = :body WHERE chain_id = :c AND seq = 3",
-        body=body.replace("Edit number 1", "Edit number 7"),
+        body=body.replace('"version":3', '"version":7'),
         c=trail.chain,
     )
     expect_broken(trail, 3, "hash (content altered)")

@@ -4,11 +4,17 @@ anywhere in the ZIP's bytes: not in the raw archive, not in any decompressed fil
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from app.audit import service as audit_service
+from app.audit.signing import load_or_create_signer
+from app.config import Settings
+from app.db import create_database
 from tests.bundles.support import CONSENTING, NEVER_IN_A_BUNDLE, Dossier
 from tests.evidence.support import upload
 from tests.fixtures.api import Actor, MakeUser
@@ -79,7 +85,7 @@ def test_identity_only_with_permission_and_consent(
         "case_role": case_role,
         "may_identify_witnesses": can_identify,
     }
-    assert manifest["redaction"]["policy"] == "casefile-redaction-v1"
+    assert manifest["redaction"]["policy"] == "casefile-redaction-v2"
     report = bundle.verify(tmp_path)
     assert report.ok, report.problems
 
@@ -122,11 +128,13 @@ def test_a_case_summary_naming_a_protected_witness_is_scrubbed(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_an_audit_event_naming_a_protected_witness_is_withheld(
+def test_a_file_named_after_a_protected_witness_leaves_its_event_whole(
     dossier: Dossier, tmp_path: Path
 ) -> None:
-    """The ingest event of a file named after the witness records that name: it cannot be
-    edited without breaking the chain, so its body is withheld and its hash kept."""
+    """The ingest event of a file named after the witness refers to that name instead of
+    holding it: the event goes into the bundle whole (its hash checkable), and the name, in
+    audit/texts.jsonl, as the requester may see it — here with the pseudonym, and no salt
+    (nothing to check a guess against)."""
     item = upload(
         dossier.client,
         dossier.lead,
@@ -139,12 +147,47 @@ def test_an_audit_event_naming_a_protected_witness_is_withheld(
     assert b"sargsyan" not in everything
     assert b"hovhannes" not in everything
     manifest = bundle.manifest()
-    assert manifest["redaction"]["audit_event_bodies_withheld"]
+    assert manifest["redaction"]["audit_event_bodies_withheld"] == []
     exhibit = next(e for e in manifest["exhibits"] if e["evidence_id"] == item["id"])
-    assert exhibit["path"] == f"evidence/{item['exhibit_number']}_[W-0002]-[W-0002]-interview.ogg"
+    assert exhibit["path"] == f"evidence/{item['exhibit_number']}_[W-0002]-interview.ogg"
+    texts = [json.loads(line) for line in bundle.read("audit/texts.jsonl").splitlines()]
+    named = [t for t in texts if t["text"] == "[W-0002]-interview.ogg"]
+    assert named == [{"ref": named[0]["ref"], "text": named[0]["text"], "salt": None,
+                      "withheld": True}]  # fmt: skip
     report = bundle.verify(tmp_path)
     assert report.ok, report.problems
     assert any("withheld" in note for note in report.notes)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_old_event_naming_a_protected_witness_inline_is_withheld(
+    dossier: Dossier, settings: Settings, tmp_path: Path
+) -> None:
+    """Events from before text references held texts inline (and can never change): one that
+    names a protected witness goes into the bundle with its body withheld, its hash kept."""
+    database = create_database(
+        settings.database_url, signer=load_or_create_signer(settings.signing_key_file)
+    )
+    try:
+        with database.write_sessions.begin() as session:
+            audit_service.record(
+                session,
+                chain=f"case:{dossier.case_id}",
+                action="upload.started",
+                resource_type="upload",
+                resource_id=uuid.uuid4(),
+                actor_id=uuid.UUID(dossier.lead.id),
+                case_id=uuid.UUID(dossier.case_id),
+                payload={"filename": "hovhannes-sargsyan-interview.ogg", "length": 15},
+            )
+    finally:
+        database.dispose()
+    bundle = dossier.export(dossier.lead)
+    assert b"sargsyan" not in _folded(bundle.everything())
+    assert len(bundle.manifest()["redaction"]["audit_event_bodies_withheld"]) == 1
+    report = bundle.verify(tmp_path)
+    assert report.ok, report.problems
+    assert any("bodies withheld" in note for note in report.notes)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fixtures.api import GANJA, Actor, DatabaseProbe, MakeUser
+from tests.fixtures.texts import payload_text, proven_text
 from tests.site_visits.support import (
     OBSERVATIONS,
     PURPOSE,
@@ -24,7 +25,6 @@ from tests.site_visits.support import (
     deactivate,
     log_visit,
     post_visit,
-    sha256_hex,
     without_request_id,
 )
 
@@ -287,8 +287,8 @@ def test_the_audit_trail_of_one_case_does_not_reveal_the_other(
 
 
 def test_logging_adds_one_audit_event_with_digests_not_text(linked: Linked) -> None:
-    """Observations can name people and places at risk: the trail binds them by SHA-256 of
-    their UTF-8 text and never holds the text."""
+    """Observations can name people and places at risk: the trail binds them by reference
+    (a salted SHA-256 of their UTF-8 text) and never holds the text."""
     client, lead, case_a = linked.client, linked.lead_a, linked.case_a
     before = audit_events(client, lead, case_a)
     notes = "Բակում ռումբի խառնարան։ Qonşu evin divarı uçub. Разрушен дом №12."
@@ -304,12 +304,10 @@ def test_logging_adds_one_audit_event_with_digests_not_text(linked: Linked) -> N
     assert event["actor_id"] == lead.id
     assert event["case_id"] == case_a
     facts = event["payload"]["visit"]
-    assert facts["observations_sha256"] == sha256_hex(notes)
-    assert re.fullmatch(r"[0-9a-f]{64}", facts["observations_sha256"])
-    assert facts["purpose_sha256"] == sha256_hex("Ölçmə")
-    assert "observations" not in facts
-    assert "purpose" not in facts
-    text = as_text(event)
+    assert proven_text(event, facts["observations"]) == notes
+    assert re.fullmatch(r"[0-9a-f]{64}", facts["observations"]["$text"])
+    assert proven_text(event, facts["purpose"]) == "Ölçmə"
+    text = payload_text(event)
     for secret in (notes, "խառնարան", "Qonşu", "Разрушен", "Ölçmə"):
         assert secret not in text
 

@@ -13,16 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fixtures.api import Actor, DatabaseProbe, LiveServer, MakeUser
+from tests.fixtures.texts import payload_text, proven_text
 from tests.site_visits.support import (
     OBSERVATIONS,
     Linked,
-    as_text,
     audit_events,
     body,
     deactivate,
     log_visit,
     patch_visit,
-    sha256_hex,
     without_request_id,
 )
 
@@ -227,7 +226,7 @@ def test_refused_patches_change_nothing(
 def test_each_real_change_adds_one_audit_event_and_a_no_op_none(
     client: TestClient, make_user: MakeUser, make_case: MakeCase
 ) -> None:
-    """A change is recorded once, with digests of the texts instead of the texts; re-sending
+    """A change is recorded once, with references to the texts instead of the texts; re-sending
     what is stored (the team in another order, the start in another offset) is no change: the
     ETag stays, so nobody else's If-Match breaks, and the trail gets no empty event."""
     lead = make_user("investigator")
@@ -249,10 +248,13 @@ def test_each_real_change_adds_one_audit_event_and_a_no_op_none(
     assert event["resource_type"] == "site_visit"
     assert event["resource_id"] == visit_id
     assert event["actor_id"] == lead.id
-    assert event["payload"]["changes"] == {
-        "observations_sha256": {"from": sha256_hex(OBSERVATIONS), "to": sha256_hex(new_notes)}
+    changes = event["payload"]["changes"]
+    assert set(changes) == {"observations"}
+    assert {side: proven_text(event, ref) for side, ref in changes["observations"].items()} == {
+        "from": OBSERVATIONS,
+        "to": new_notes,
     }
-    text = as_text(event)
+    text = payload_text(event)
     for secret in (new_notes, "krater", "խառնարան", "кратер", "Shrapnel"):
         assert secret not in text
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.api import GANJA, Actor, DatabaseProbe, MakeUser
+from tests.fixtures.texts import payload_text, proven_text
 from tests.testimonies.support import (
     ARMENIAN,
     AZERBAIJANI,
@@ -22,11 +23,9 @@ from tests.testimonies.support import (
     RUSSIAN,
     WITNESS_NAME,
     Scene,
-    as_text,
     audit_events,
     post_testimony,
     register_witness,
-    sha256_hex,
     without_request_id,
 )
 
@@ -141,7 +140,8 @@ def test_statement_is_not_rewritten_even_when_not_in_nfc(scene: Scene) -> None:
     assert decomposed != RUSSIAN
     created = scene.record(statement=decomposed, language="ru")
     events = audit_events(scene.client, scene.lead, scene.case_id)
-    assert events[-1]["payload"]["testimony"]["statement_sha256"] == sha256_hex(decomposed)
+    facts = events[-1]["payload"]["testimony"]
+    assert proven_text(events[-1], facts["statement"]) == decomposed
     assert created["statement"] == decomposed
 
 
@@ -427,8 +427,9 @@ def test_case_counts_follow_creations(scene: Scene) -> None:
 
 
 def test_recording_adds_one_audit_event_with_a_digest_not_the_text(scene: Scene) -> None:
-    """The audit trail proves what was recorded without holding it: the event carries the
-    SHA-256 of the UTF-8 statement, never the statement, translation or witness name."""
+    """The audit trail proves what was recorded without holding it: the event carries a
+    reference to the statement (a salted SHA-256 of its UTF-8), never the statement,
+    translation or witness name; the read gives the texts beside it, provably the same."""
     client, lead = scene.client, scene.lead
     before = audit_events(client, lead, scene.case_id)
     testimony = scene.record(statement=AZERBAIJANI, translation=RUSSIAN, language="az-Latn")
@@ -443,10 +444,11 @@ def test_recording_adds_one_audit_event_with_a_digest_not_the_text(scene: Scene)
     assert event["actor_id"] == lead.id
     assert event["case_id"] == scene.case_id
     facts = event["payload"]["testimony"]
-    assert facts["statement_sha256"] == sha256_hex(AZERBAIJANI)
-    assert re.fullmatch(r"[0-9a-f]{64}", facts["statement_sha256"])
+    assert proven_text(event, facts["statement"]) == AZERBAIJANI
+    assert proven_text(event, facts["translation"]) == RUSSIAN
+    assert re.fullmatch(r"[0-9a-f]{64}", facts["statement"]["$text"])
     assert facts["witness_id"] == scene.witness_id
-    text = as_text(event)
+    text = payload_text(event)
     for secret in (AZERBAIJANI, "Qonşularımızın", RUSSIAN, "Ночью", WITNESS_NAME, "Gevorgyan"):
         assert secret not in text, secret
 

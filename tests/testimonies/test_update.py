@@ -11,15 +11,14 @@ from typing import Any
 import pytest
 
 from tests.fixtures.api import Actor, DatabaseProbe, MakeUser
+from tests.fixtures.texts import payload_text, proven_text
 from tests.testimonies.support import (
     ARMENIAN,
     ENGLISH,
     RUSSIAN,
     Scene,
-    as_text,
     audit_events,
     patch_testimony,
-    sha256_hex,
     without_request_id,
 )
 
@@ -211,17 +210,17 @@ def test_each_real_correction_adds_one_audit_event_with_digests(scene: Scene) ->
     assert event["actor_id"] == lead.id
     assert event["case_id"] == scene.case_id
     changes = event["payload"]["changes"]
-    assert changes["statement_sha256"] == {
-        "from": sha256_hex(ARMENIAN),
-        "to": sha256_hex(CORRECTED),
+    assert {side: proven_text(event, ref) for side, ref in changes["statement"].items()} == {
+        "from": ARMENIAN,
+        "to": CORRECTED,
     }
-    assert changes["translation_sha256"] == {
-        "from": sha256_hex(ENGLISH),
-        "to": sha256_hex(RUSSIAN),
+    assert {side: proven_text(event, ref) for side, ref in changes["translation"].items()} == {
+        "from": ENGLISH,
+        "to": RUSSIAN,
     }
-    assert changes["place"] == {"from": None, "to": "Martuni"}
-    assert "statement" not in changes
-    text = as_text(event)
+    assert changes["place"]["from"] is None
+    assert proven_text(event, changes["place"]["to"]) == "Martuni"
+    text = payload_text(event)
     for secret in (ARMENIAN, CORRECTED, "նկուղում", ENGLISH, "planes in the sky", RUSSIAN):
         assert secret not in text
 

@@ -53,6 +53,7 @@ def test_register_a_witness(client: TestClient, admin: Actor, case_id: str) -> N
     assert witness["case_ids"] == [case_id]
     assert witness["identity"] == {
         "full_name": "Anahit Gevorgyan",
+        "other_spellings": [],
         "contact": None,
         "home_location": None,
         "identity_notes": None,
