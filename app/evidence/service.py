@@ -320,7 +320,7 @@ def read(item: EvidenceItem, reader: Reader | None) -> EvidenceRead:
         crc32=item.crc32,
         size=item.size,
         media_type=item.media_type,
-        declared_media_type=item.declared_media_type,
+        declared_media_type=text["declared_media_type"],
         original_filename=text["original_filename"] or "",
         kind=item.kind,  # type: ignore[arg-type]
         title=text["title"],

@@ -83,6 +83,7 @@ EVIDENCE = TextFields(
         "device",
         "withdrawal_reason",
         "extracted_metadata",
+        "declared_media_type",  # as the client sent it: a Content-Type may carry a name=
     )
 )
 

@@ -39,7 +39,8 @@ AUTHOR_FIELDS = {
                     "security_conditions", "weather"),
     "evidence_items": ("original_filename", "title", "description", "source", "source_url",
                        "platform", "collected_by", "collection_method", "online_identity",
-                       "captured_by", "device", "extracted_metadata"),
+                       "captured_by", "device", "extracted_metadata",
+                       "declared_media_type"),
 }  # fmt: skip
 CREATOR = {
     "cases": "created_by_id",
