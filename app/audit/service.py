@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.audit import canonical
 from app.audit.signing import ALGORITHM, Signer
+
+PROTECTION = "protection:"  # the protection chains' prefix (canonical.protection_chain)
 from app.db import SIGNER_INFO_KEY, dialect_insert, utcnow
 from app.kit.request_context import current_client_address, current_request_id
 from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
@@ -301,8 +303,10 @@ def chain_events(session: Session, *, chain: str, after_seq: int, limit: int) ->
 def resource_events(
     session: Session, *, resources: Sequence[tuple[str, str]], after_id: int, limit: int
 ) -> list[AuditEvent]:
-    """Every event about these (type, id) resources, whatever chain it is in, in order: the
-    chain of custody of one item, with the upload that brought it in."""
+    """Every event about these (type, id) resources in the case and system chains, in order:
+    the chain of custody of one item, with the upload that brought it in. Not the protection
+    chains: where a text names a protected witness is not custody, and only identifiers may
+    know it (a custody event appearing after a member's upload would answer their guess)."""
     about = or_(
         *(
             (AuditEvent.resource_type == kind) & (AuditEvent.resource_id == identifier)
@@ -312,7 +316,7 @@ def resource_events(
     return list(
         session.scalars(
             select(AuditEvent)
-            .where(about, AuditEvent.id > after_id)
+            .where(about, AuditEvent.id > after_id, ~AuditEvent.chain_id.startswith(PROTECTION))
             .order_by(AuditEvent.id)
             .limit(limit)
         )

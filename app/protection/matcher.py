@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import unquote
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -61,6 +62,8 @@ class Matcher:
         """Where `text` names a protected witness, merged where spans touch, in order."""
         if not text or self.empty:
             return []
+        if encoded := self._encoded(text):
+            return encoded
         folded = skeleton_text(text)
         if not any(pattern.search(folded) for _, pattern in self._compiled()):
             return []  # most texts: looked at once, at C speed
@@ -76,6 +79,15 @@ class Matcher:
                 term = Term(match.group(1).replace(" ", ""), rule)
                 found.append(Span(start, end, frozenset(self.owners.get(term, ()))))
         return _merged(found)
+
+    def _encoded(self, text: str) -> list[Span]:
+        """A name percent-encoded (a URL, a file name `Anahit%20Gevorgyan.jpg`) is still the
+        name: such a text is withheld whole (its encoded form has no place to cut; double
+        encodings are decoded in turn)."""
+        if "%" not in text or (decoded := unquote(text)) == text:
+            return []
+        named = self.names(decoded)
+        return [Span(0, len(text), named)] if named else []
 
     def names(self, text: str | None) -> frozenset[uuid.UUID]:
         """The witnesses `text` names."""

@@ -59,6 +59,8 @@ MATCHER = Matcher.of({w: identity_terms(i) for w, i in IDENTITIES.items()})
         ("Рамиз Гахраманов said", "[withheld] said"),
         ("Ramiz Gakhramanov", "[withheld]"),  # Cyrillic spelling's own transliteration
         ("gevorgyan-house.jpg", "[withheld]-house.jpg"),
+        ("https://example.org/Anahit%20Gevorgyan", "[withheld]"),  # encoded: withheld whole
+        ("%D4%B3%D6%87%D5%B8%D6%80%D5%A3%D5%B5%D5%A1%D5%B6.jpg", "[withheld]"),
     ],
 )
 def test_the_same_name_written_differently_is_withheld(text: str, shown: str) -> None:
@@ -74,6 +76,7 @@ def test_the_same_name_written_differently_is_withheld(text: str, shown: str) ->
         "3c1f7a52-6d0e-4c1b-9b7e-2a4d5e6f7a8b",  # digits of a UUID are not a phone number
         "Anait",  # another name, not recorded as a spelling
         "Gevorkyan",  # not recorded either: identifiers record spellings
+        "100% of the houses; see https://example.org/a%20b",
         "",
     ],
 )
