@@ -196,3 +196,27 @@ def test_the_identifier_reads_the_guess_as_written(guesses: Guesses) -> None:
     visit = next(p for p in g.pairs if p.kind == "site_visit")
     assert g.get(g.identifier, visit.right).json()["observations"] == f"guess {RIGHT}"
     assert g.get(g.identifier, g.both_note).json()["observations"] == BOTH_NOTE
+
+
+def test_authorship_is_per_field(guesses: Guesses) -> None:
+    """Changing one field of a colleague's note makes the author of that field only: their
+    guess in it comes back as written, the identifier's text beside it stays withheld."""
+    g = guesses
+    body = {"visited_at": "2020-12-04T09:00:00Z", "observations": f"Spoke with Anahit {RIGHT}."}
+    made = g.client.post(
+        f"/api/v1/cases/{g.case_id}/site-visits", json=body, headers=g.identifier.headers
+    )
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/site-visits/{made.json()['id']}"
+    etag = g.get(g.author, path).headers["etag"]
+    changed = g.client.patch(
+        path, json={"purpose": f"guess {RIGHT}"}, headers={**g.author.headers, "If-Match": etag}
+    )
+    assert changed.status_code == 200, changed.text
+    for answer in (changed.json(), g.get(g.author, path).json()):
+        assert answer["purpose"] == f"guess {RIGHT}"
+        assert MARKER in answer["observations"], answer["observations"]
+        assert RIGHT not in answer["observations"]
+    seen = g.get(g.viewer, path).json()
+    assert MARKER in seen["purpose"], seen["purpose"]
+    assert MARKER in seen["observations"], seen["observations"]
