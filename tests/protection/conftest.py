@@ -14,7 +14,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,27 +69,21 @@ def captured_logs() -> Iterator[LogCapture]:
         yield capture
 
 
-# Each backend's world is built by one worker only: with `--dist loadgroup` (pyproject's
-# addopts) xdist keeps every test of one group on one worker.
-WORLDS = [pytest.param(b, marks=pytest.mark.xdist_group(f"protection-{b}")) for b in BACKENDS]
-
-
-@pytest.fixture(scope="package", params=WORLDS)
-def shared_settings(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    home = tmp_path_factory.mktemp(f"protection-{request.param}")
+def _settings(
+    backend: str, request: pytest.FixtureRequest, home: Path, stack: ExitStack
+) -> Settings:
+    """Settings of a world's own database and store, made as tests/fixtures/backends.py
+    makes a test's (a copy of the migrated template; a directory or a bucket prefix)."""
     keys = {"signing_key_file": home / "signing-key.pem", "identity_key_file": home / "id-key"}
-    if request.param == "sqlite":
+    if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         shutil.copyfile(template, home / "casefile.db")
-        yield Settings(
+        return Settings(
             _env_file=None,  # type: ignore[call-arg]
             database_url=f"sqlite:///{home / 'casefile.db'}",
             storage_url=f"file://{home / 'objects'}",
             **keys,  # type: ignore[arg-type]
         )
-        return
     server: PostgresServer = request.getfixturevalue("postgres")
     template_name: str = request.getfixturevalue("postgres_template")
     dropper: Dropper = request.getfixturevalue("dropper")
@@ -97,14 +91,14 @@ def shared_settings(
     bucket: str = request.getfixturevalue("s3_bucket")
     name = _unique_db_name("prot")
     server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    yield Settings(
+    stack.callback(dropper.drop, name)
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=server.url_for(name),
         storage_url=f"s3://{bucket}/prot-{uuid.uuid4().hex[:12]}",
         s3_endpoint_url=endpoint.url,
         **keys,  # type: ignore[arg-type]
     )
-    dropper.drop(name)
 
 
 @dataclass
@@ -114,32 +108,56 @@ class Shared:
     world: World
     build_logs: list[str]  # what the app logged while the world was written
     db: DatabaseProbe
+    guesses: Guesses | None = None
+
+
+class Worlds:
+    """Each backend's world, built the first time a test asks for it and kept to the end of
+    the package. (A package-scoped fixture parametrised by backend would be torn down and
+    built again each time a worker's tests switch backend, as xdist hands them out.)"""
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.built: dict[str, Shared] = {}
+        self.stack = ExitStack()
+
+    def get(self, backend: str, request: pytest.FixtureRequest) -> Shared:
+        if backend not in self.built:
+            self.built[backend] = self._build(backend, request)
+        return self.built[backend]
+
+    def _build(self, backend: str, request: pytest.FixtureRequest) -> Shared:
+        settings = _settings(backend, request, self.tmp.mktemp(f"protection-{backend}"), self.stack)
+        admin = bootstrap_admin(settings)[0]
+        app = create_app(settings)
+        client = self.stack.enter_context(TestClient(app))
+        with capturing_logs() as logs:
+            world = build_world(client, admin, _user_maker(client, admin))
+        probe = DatabaseProbe(settings.database_url)
+        self.stack.callback(probe.engine.dispose)
+        return Shared(settings, app, world, logs.lines, probe)
 
 
 @pytest.fixture(scope="package")
-def shared(shared_settings: Settings) -> Iterator[Shared]:
-    admin = bootstrap_admin(shared_settings)[0]
-    app = create_app(shared_settings)
-    with TestClient(app) as client:
-        with capturing_logs() as logs:
-            world = build_world(client, admin, _user_maker(client, admin))
-        probe = DatabaseProbe(shared_settings.database_url)
-        try:
-            yield Shared(shared_settings, app, world, logs.lines, probe)
-        finally:
-            probe.engine.dispose()
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worlds]:
+    built = Worlds(tmp_path_factory)
+    with built.stack:
+        yield built
+
+
+@pytest.fixture(params=BACKENDS)
+def shared(request: pytest.FixtureRequest, worlds: Worlds) -> Shared:
+    return worlds.get(request.param, request)
 
 
 @pytest.fixture
-def world(shared: Shared) -> World:
-    return shared.world
-
-
-@pytest.fixture(scope="package")
 def guesses(shared: Shared) -> Guesses:
-    """The guessing scenario, in a case of its own beside the shared world."""
-    world = shared.world
-    return build_guesses(world.client, world.admin, _user_maker(world.client, world.admin))
+    """The guessing scenario, in a case of its own beside the shared world (built once)."""
+    if shared.guesses is None:
+        world = shared.world
+        maker = _user_maker(world.client, world.admin)
+        shared.guesses = build_guesses(world.client, world.admin, maker)
+    return shared.guesses
 
 
 def _user_maker(client: TestClient, admin: Actor):  # type: ignore[no-untyped-def]

@@ -175,10 +175,34 @@ def in_lines(lines: Iterable[str], where: str) -> list[Leak]:
     return [leak for i, line in enumerate(lines) for leak in in_text(line, f"{where} line {i}")]
 
 
-def report(leaks: list[Leak], limit: int = 60) -> str:
-    """One line per leak (the first `limit`), so one run shows the whole shape of a hole."""
-    shown = "\n".join(leak.line() for leak in leaks[:limit])
-    more = f"\n… and {len(leaks) - limit} more" if len(leaks) > limit else ""
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_POSITION = re.compile(r"\[\d+\]|(?<=:)\d+\b")
+_NUMBER = re.compile(r"\b\d+\b")
+_CURSOR = re.compile(r"cursor=[^\s&]*")
+
+
+def _place(where: str) -> str:
+    """Where, without what differs between two records of one kind (ids, positions, the
+    numbers in bundle entry names)."""
+    where = _CURSOR.sub("cursor=…", _UUID.sub("{id}", where))
+    return _NUMBER.sub("#", _POSITION.sub("[*]", where))
+
+
+def report(leaks: list[Leak], limit: int = 80) -> str:
+    """The leaks grouped by place (ids, positions and the caller masked), each with who got
+    it, what it named, how often and one example: one run shows the whole shape of a hole."""
+    groups: dict[str, list[Leak]] = {}
+    for leak in leaks:
+        who, _, where = leak.where.rpartition(": ") if ": " in leak.where else ("", "", leak.where)
+        place = _place(where)
+        groups.setdefault(place, []).append(Leak(who, leak.names, leak.text))
+    lines = []
+    for place, found in sorted(groups.items())[:limit]:
+        callers = ", ".join(sorted({f.where for f in found if f.where})) or "-"
+        names = ", ".join(sorted({n for f in found for n in f.names.split(", ")}))
+        lines.append(f"{len(found):4d}x {place} [{callers}]: {names}; e.g. {found[0].text!r}")
+    more = f"\n… and {len(groups) - limit} more places" if len(groups) > limit else ""
     return (
-        f"{len(leaks)} protected string(s) shown to a caller who may not identify:\n{shown}{more}"
+        f"{len(leaks)} protected string(s) shown to a caller who may not identify, "
+        f"in {len(groups)} place(s):\n" + "\n".join(lines) + more
     )

