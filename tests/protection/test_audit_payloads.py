@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import rfc8785
 
+from tests.protection.bodies import all_items
 from tests.protection.conftest import Shared
 from tests.protection.corpus import PROTECTED
 from tests.protection.leaks import in_json, report
@@ -65,6 +66,18 @@ def test_stored_event_bodies_hold_no_protected_string(shared: Shared, action: st
     assert not leaks, report(leaks)
 
 
+def test_protected_match_events_hold_no_matched_string(shared: Shared) -> None:
+    """The protection chains (`protection:<case id>`) record that texts name a witness: with
+    ids and field names, never the strings that matched."""
+    chains = {f"protection:{case_id}" for case_id in shared.world.case_ids}
+    with shared.db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT chain_id, seq, body FROM audit_events").all()
+    events = [(chain, seq, json.loads(body)) for chain, seq, body in rows if chain in chains]
+    assert events, "no protected-match event for the world's cases, whose texts all name her"
+    leaks = [leak for chain, seq, body in events for leak in in_json(body, f"{chain} #{seq}")]
+    assert not leaks, report(leaks)
+
+
 def test_stored_event_bodies_hold_no_unsalted_digest_of_a_protected_text(shared: Shared) -> None:
     """`statement_sha256: sha256(statement)` lets anyone who reads the event test a guessed
     statement offline; a ref is salted, so only a reader given the salt can check it."""
@@ -82,15 +95,7 @@ def test_stored_event_bodies_hold_no_unsalted_digest_of_a_protected_text(shared:
 
 
 def _events(world: World, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    params = {"limit": "200"}
-    while True:
-        page = world.client.get(path, params=params, headers=headers)
-        assert page.status_code == 200, page.text
-        events += page.json()["items"]
-        if not page.json()["next_cursor"]:
-            return events
-        params["cursor"] = page.json()["next_cursor"]
+    return all_items(world.client, path, headers)
 
 
 def _refs(value: Any) -> list[str]:

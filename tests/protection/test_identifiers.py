@@ -11,10 +11,10 @@ import zipfile
 from typing import Any
 
 from tests.evidence.support import parse_disposition
+from tests.protection.bodies import all_items, value_at
 from tests.protection.conftest import Shared
 from tests.protection.corpus import MARKER, OTHER_SPELLINGS, PROTECTED
 from tests.protection.world import Record, World
-from tests.protection.world import value_at as _at
 
 
 def test_other_spellings_are_accepted_and_shown_to_identifiers(shared: Shared) -> None:
@@ -51,9 +51,9 @@ def test_identifiers_read_every_text_as_written(shared: Shared) -> None:
 
 def _differences(record: Record, body: dict[str, Any]) -> list[str]:
     return [
-        f"{record.kind} {record.label} {path}: {_at(body, path)!r}, written {written!r}"
+        f"{record.kind} {record.label} {path}: {value_at(body, path)!r}, written {written!r}"
         for path, written in record.texts.items()
-        if _at(body, path) != written
+        if value_at(body, path) != written
     ]
 
 
@@ -80,15 +80,7 @@ def test_identifiers_read_lists_as_written(shared: Shared) -> None:
 
 
 def _all_items(world: World, path: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
-    items: dict[str, dict[str, Any]] = {}
-    params = {"limit": "200"}
-    while True:
-        page = world.client.get(path, params=params, headers=headers)
-        assert page.status_code == 200, page.text
-        items |= {item["id"]: item for item in page.json()["items"]}
-        if not page.json()["next_cursor"]:
-            return items
-        params["cursor"] = page.json()["next_cursor"]
+    return {item["id"]: item for item in all_items(world.client, path, headers)}
 
 
 def test_identifiers_download_under_the_name_as_written(shared: Shared) -> None:
@@ -106,7 +98,7 @@ def test_identifiers_read_audit_texts_as_written(shared: Shared) -> None:
     world = shared.world
     problems: list[str] = []
     for case_id in world.case_ids:
-        for event in _events(world, f"/api/v1/cases/{case_id}/audit"):
+        for event in all_items(world.client, f"/api/v1/cases/{case_id}/audit", world.lead.headers):
             if event.get("payload_redacted") is not False:
                 problems.append(
                     f"{event['action']} #{event['seq']}: payload_redacted "
@@ -120,18 +112,6 @@ def test_identifiers_read_audit_texts_as_written(shared: Shared) -> None:
                 ):
                     problems.append(f"{event['action']} #{event['seq']} text {ref}: {text!r}")
     assert not problems, "\n".join(problems[:60])
-
-
-def _events(world: World, path: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    params = {"limit": "200"}
-    while True:
-        page = world.client.get(path, params=params, headers=world.lead.headers)
-        assert page.status_code == 200, page.text
-        events += page.json()["items"]
-        if not page.json()["next_cursor"]:
-            return events
-        params["cursor"] = page.json()["next_cursor"]
 
 
 def test_identifiers_export_texts_as_written(shared: Shared) -> None:

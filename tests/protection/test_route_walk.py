@@ -13,12 +13,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.protection.bodies import value_at
 from tests.protection.conftest import LogCapture, Shared
 from tests.protection.corpus import MARKER, PROTECTED
 from tests.protection.leaks import Leak, in_lines, in_response, report
 from tests.protection.routes import ROUTES, WALKED, RouteKey, app_routes, send
 from tests.protection.world import World
-from tests.protection.world import value_at as _at
 
 
 def _route_id(route: RouteKey) -> str:
@@ -81,7 +81,7 @@ def test_shown_texts_carry_the_generic_marker(shared: Shared) -> None:
         for path, written in record.texts.items():
             if not PROTECTED.found_in(written):
                 continue
-            shown = _at(body, path)
+            shown = value_at(body, path)
             if not isinstance(shown, str) or MARKER not in shown:
                 problems.append(f"{record.kind} {record.label} {path}: {shown!r}")
     assert not problems, (

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from tests.evidence.support import post_file, unique_bytes
 from tests.fixtures.api import MARTUNI, Actor
 from tests.protection import corpus
+from tests.protection.bodies import flatten
 from tests.protection.images import named_photo
 
 NON_IDENTIFIER_ROLES = ("viewer", "investigator", "legal")
@@ -66,36 +67,12 @@ class World:
         return [r.id for r in self.of_kind("evidence", "upload", "photo")]
 
 
-def value_at(body: object, dotted: str) -> object:
-    """The value at a dotted path (`location.name`, `tags.1`), None where there is none."""
-    for part in dotted.split("."):
-        if isinstance(body, list):
-            body = body[int(part)] if part.isdigit() and int(part) < len(body) else None
-        elif isinstance(body, dict):
-            body = body.get(part)
-        else:
-            return None
-    return body
-
-
 def _ok(answer: Any, status: int = 201) -> dict[str, Any]:
     assert answer.status_code == status, (
         f"{answer.request.method} {answer.request.url}: " + (answer.text[:500])
     )
     body: dict[str, Any] = answer.json() if answer.content else {}
     return body
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """Dotted paths of every string in a body (lists by index): `location.name`, `tags.1`."""
-    if isinstance(value, dict):
-        out: dict[str, str] = {}
-        for key, inner in value.items():
-            out |= _flatten(inner, f"{prefix}{key}.")
-        return out
-    if isinstance(value, list):
-        return {k: v for i, x in enumerate(value) for k, v in _flatten(x, f"{prefix}{i}.").items()}
-    return {prefix[:-1]: value} if isinstance(value, str) else {}
 
 
 def build_world(client: TestClient, admin: Actor, make_user: Any) -> World:
@@ -171,7 +148,7 @@ def _patched(world: World, path: str, change: dict[str, Any]) -> dict[str, Any]:
 def _edit_case(world: World, case_id: str, label: str, patch: dict[str, Any]) -> None:
     path = f"/api/v1/cases/{case_id}"
     body = _patched(world, path, patch)
-    texts = {k: v for k, v in _flatten(body).items() if k.split(".")[0] in _CASE_TEXT_FIELDS}
+    texts = {k: v for k, v in flatten(body).items() if k.split(".")[0] in _CASE_TEXT_FIELDS}
     world.records.append(Record("case", case_id, label, path, texts))
 
 
@@ -229,7 +206,7 @@ def _visit(world: World, label: str, v: str) -> None:
             },
         )
     fields = ("observations", "purpose", "location", "conditions")
-    texts = {k: x for k, x in _flatten(made).items() if k.split(".")[0] in fields}
+    texts = {k: x for k, x in flatten(made).items() if k.split(".")[0] in fields}
     world.records.append(Record("site_visit", made["id"], label, path, texts))
 
 
@@ -246,7 +223,7 @@ _EVIDENCE_TEXTS = (
 def _evidence_record(kind: str, label: str, item: dict[str, Any]) -> Record:
     texts = {
         k: x
-        for k, x in _flatten(item).items()
+        for k, x in flatten(item).items()
         if k.split(".")[0] in _EVIDENCE_TEXTS and k not in ("withdrawn.at", "withdrawn.by")
     }
     return Record(kind, item["id"], label, f"/api/v1/evidence/{item['id']}", texts)
