@@ -19,6 +19,17 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     return {prefix[:-1]: value} if isinstance(value, str) else {}
 
 
+def strings(value: Any) -> list[str]:
+    """Every string of a body, keys aside."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for inner in value.values() for s in strings(inner)]
+    if isinstance(value, list):
+        return [s for inner in value for s in strings(inner)]
+    return []
+
+
 def value_at(body: object, dotted: str) -> object:
     """The value at a dotted path (`location.name`, `tags.1`), None where there is none."""
     for part in dotted.split("."):

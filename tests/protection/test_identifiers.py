@@ -11,7 +11,7 @@ import zipfile
 from typing import Any
 
 from tests.evidence.support import parse_disposition
-from tests.protection.bodies import all_items, value_at
+from tests.protection.bodies import all_items, strings, value_at
 from tests.protection.conftest import Shared
 from tests.protection.corpus import MARKER, OTHER_SPELLINGS, PROTECTED
 from tests.protection.world import Record, World
@@ -127,7 +127,7 @@ def test_identifiers_export_texts_as_written(shared: Shared) -> None:
             if name == "manifest.json"
             or (name.startswith(("testimonies/", "site-visits/")) and name.endswith(".json"))
         ]
-    shown = set(_strings(entries))
+    shown = set(strings(entries))
     missing = [
         f"{r.kind} {r.label} {path}"
         for r in world.of_kind("testimony", "site_visit")
@@ -137,13 +137,3 @@ def test_identifiers_export_texts_as_written(shared: Shared) -> None:
     assert not missing, (
         f"{len(missing)} text(s) not in the lead's bundle as written: {missing[:20]}"
     )
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for inner in value.values() for s in _strings(inner)]
-    if isinstance(value, list):
-        return [s for inner in value for s in _strings(inner)]
-    return []
