@@ -239,10 +239,11 @@ def test_texts_found_to_name_a_new_witness_are_recorded_for_identifiers(
     path = f"/api/v1/cases/{notes.case_id}/protected-matches"
     answer = notes.client.get(path, params={"limit": "200"}, headers=notes.lead.headers)
     assert answer.status_code == 200, answer.text
-    found = {
-        e["resource_id"]
+    found = {  # an event per text, or one listing the texts: either names their ids
+        ident
         for e in answer.json()["items"]
         if e["action"] == "text.protected_match_found"
+        for ident in [e["resource_id"], *strings(e["payload"])]
     }
     wanted = {p.rsplit("/", 1)[-1] for p in notes.paths}
     assert wanted <= found, f"no text.protected_match_found for {sorted(wanted - found)}"
