@@ -111,8 +111,6 @@ def _patches(kind: str, change: dict[str, Any]) -> Calls:
 
     def calls(world: World, role: str, actor: Actor) -> list[Call]:
         targets = world.of_kind(kind)
-        if kind == "case":
-            targets = [r for r in targets if r.id in world.case_ids]
         if not _allowed(role, "investigator"):
             return [
                 Call(

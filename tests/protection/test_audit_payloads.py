@@ -83,6 +83,23 @@ def test_protected_match_events_hold_no_matched_string(shared: Shared) -> None:
     assert not leaks, report(leaks)
 
 
+def test_protection_events_reach_identifiers_only(shared: Shared) -> None:
+    """A member who may not identify reads the case's chain and its items' custody: an event
+    of the protection chain there (even one holding only ids) would tell them which texts name
+    a witness, and right after their own write, whether their guess was right."""
+    world = shared.world
+    paths = [f"/api/v1/cases/{c}/audit" for c in world.case_ids]
+    paths += [f"/api/v1/evidence/{i}/custody" for i in world.evidence_ids()]
+    viewer = world.members["viewer"].headers
+    shown = [
+        f"{path}: {event['chain']} {event['action']}"
+        for path in paths
+        for event in _events(world, path, viewer)
+        if not event["chain"].startswith("case:")
+    ]
+    assert not shown, f"protection events shown to a viewer: {shown[:20]}"
+
+
 def test_stored_event_bodies_hold_no_unsalted_digest_of_a_protected_text(shared: Shared) -> None:
     """`statement_sha256: sha256(statement)` lets anyone who reads the event test a guessed
     statement offline; a ref is salted, so only a reader given the salt can check it."""
