@@ -7,7 +7,7 @@ import pytest
 
 from tests.protection import corpus
 from tests.protection.corpus import MARKER, PROTECTED, VARIANTS, WRONG_GUESS
-from tests.protection.leaks import in_text
+from tests.protection.leaks import in_json, in_text
 
 TEMPLATES = {
     "case": lambda label, v: [str(x) for x in corpus.case_texts(label, v).values()],
@@ -83,3 +83,11 @@ def test_a_pseudonym_used_as_a_marker_is_a_leak() -> None:
     """`[W-0007]` in a text tells a member which witness a guess named."""
     assert in_text("guess [W-0007]", "bundle")
     assert not in_text(f"guess {MARKER}", "bundle")
+
+
+def test_only_random_bytes_written_as_text_are_not_searched() -> None:
+    """Salts, signatures and cursors hold letters at random; every other value is searched,
+    keys included."""
+    assert not in_json({"salt": "xAnaitQ==", "next_cursor": "eyJhbmFpdCI6MX0"}, "audit")
+    assert in_json({"title": "Anait"}, "audit")
+    assert in_json({"Gevorgyan": 1}, "audit")
