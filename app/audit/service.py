@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session
 
 from app.audit import canonical
 from app.audit.signing import ALGORITHM, Signer
-
-PROTECTION = "protection:"  # the protection chains' prefix (canonical.protection_chain)
 from app.db import SIGNER_INFO_KEY, dialect_insert, utcnow
 from app.kit.request_context import current_client_address, current_request_id
 from app.models.audit import AuditChain, AuditCheckpoint, AuditEvent, SigningKey
 
+PROTECTION = "protection:"  # the protection chains' prefix (canonical.protection_chain)
 # A chain's head is signed on its first event, then at least every CHECKPOINT_EVENTS events
 # or CHECKPOINT_INTERVAL, whichever comes first: the unsigned tail of a chain stays short.
 CHECKPOINT_EVENTS = 500

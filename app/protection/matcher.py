@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import unquote
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from app.protection.skeleton import fold_character, skeleton, skeleton_text
 from app.protection.terms import Rule, Term

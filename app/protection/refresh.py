@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.audit import service as audit
 from app.audit.canonical import protection_chain
@@ -70,16 +70,18 @@ def _refresh_case(session: Session, case_id: uuid.UUID) -> Iterator[dict[str, An
     yield from _refresh(session, Case, Case.id == case_id, found, tags)
     yield from _refresh(session, Testimony, Testimony.case_id == case_id, found)
     yield from _refresh(session, EvidenceItem, EvidenceItem.case_id == case_id, found)
-    visits = select(SiteVisitCase.site_visit_id).where(SiteVisitCase.case_id == case_id)
-    for visit_id in list(session.scalars(visits)):
-        scope = list(
-            session.scalars(
-                select(SiteVisitCase.case_id).where(SiteVisitCase.site_visit_id == visit_id)
-            )
-        )
-        yield from _refresh(
-            session, SiteVisit, SiteVisit.id == visit_id, witnesses_of(session, scope)
-        )
+    # A visit is matched against the witnesses of every case it is linked to.
+    link = aliased(SiteVisitCase)
+    scopes: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for visit_id, linked in session.execute(
+        select(SiteVisitCase.site_visit_id, link.case_id)
+        .join(link, link.site_visit_id == SiteVisitCase.site_visit_id)
+        .where(SiteVisitCase.case_id == case_id)
+    ):
+        scopes.setdefault(visit_id, []).append(linked)
+    for visit_id, scope in scopes.items():
+        found = witnesses_of(session, scope)
+        yield from _refresh(session, SiteVisit, SiteVisit.id == visit_id, found)
 
 
 def _refresh(
@@ -87,10 +89,11 @@ def _refresh(
     model: type[ProtectedTextColumns],
     where: Any,
     found: CaseWitnesses,
-    tags: list[Any] = (),  # type: ignore[assignment]  # a case's (tag, shown) rows
+    tags: list[Any] | None = None,  # a case's (tag, shown) rows
 ) -> Iterator[dict[str, Any]]:
-    spec = FIELDS[model]
-    table: Any = model
+    """Recompute the rows of `model` selected by `where`, in batches; yield each row whose
+    texts now withhold something they did not."""
+    spec, table = FIELDS[model], cast(Any, model)
     columns = [table.id, table.withheld_texts, table.protected_with]
     columns += [getattr(table, f) for f in spec.texts]
     after: uuid.UUID | None = None
@@ -100,27 +103,7 @@ def _refresh(
             query = query.where(table.id > after)
         rows = session.execute(query).all()
         for row in rows:
-            values = dict(zip(spec.texts, row[3:], strict=True))
-            shown = compute_values(spec, values, [t.tag for t in tags], found.matcher)
-            old: dict[str, str] = row.withheld_texts or {}
-            changes: dict[str, Any] = {}
-            if old != shown.withheld or row.protected_with != RULES_VERSION:
-                changes = {
-                    "withheld_texts": shown.withheld or None,
-                    "protected_with": RULES_VERSION,
-                }
-                if spec.searched:
-                    changes["search_shown"] = shown.search_shown
-            if changes:
-                session.execute(
-                    update(table)
-                    .where(table.id == row.id)
-                    .values(**changes)
-                    .execution_options(synchronize_session=False)
-                )
-            newly = sorted(f for f, text in shown.withheld.items() if old.get(f) != text)
-            if tags and _refresh_tags(session, row.id, tags, shown.tags):
-                newly.append(TAGS)
+            newly = _refresh_row(session, model, row, found, tags or [])
             if newly:
                 yield {
                     "resource_type": resource_type_of(model),
@@ -130,6 +113,37 @@ def _refresh(
         if len(rows) < BATCH:
             return
         after = rows[-1].id
+
+
+def _refresh_row(
+    session: Session,
+    model: type[ProtectedTextColumns],
+    row: Any,
+    found: CaseWitnesses,
+    tags: list[Any],
+) -> list[str]:
+    """Write the row's shown texts where they changed; the fields that now withhold more."""
+    spec, table = FIELDS[model], cast(Any, model)
+    values = dict(zip(spec.texts, row[3:], strict=True))
+    shown = compute_values(spec, values, [t.tag for t in tags], found.matcher)
+    old: dict[str, str] = row.withheld_texts or {}
+    if old != shown.withheld or row.protected_with != RULES_VERSION:
+        changes: dict[str, Any] = {
+            "withheld_texts": shown.withheld or None,
+            "protected_with": RULES_VERSION,
+        }
+        if spec.searched:
+            changes["search_shown"] = shown.search_shown
+        session.execute(
+            update(table)
+            .where(table.id == row.id)
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        )
+    newly = sorted(f for f, text in shown.withheld.items() if old.get(f) != text)
+    if tags and _refresh_tags(session, row.id, tags, shown.tags):
+        newly.append(TAGS)
+    return newly
 
 
 def _refresh_tags(
