@@ -23,8 +23,9 @@ import attrs
 
 from tests.client.generation import PACKAGE, GeneratedClient, generator_complaints
 
-# Objects whose keys the API does not fix: an audit event's payload depends on its action.
-OPEN_MODELS = {"AuditEventReadPayload"}
+# Objects whose keys the API does not fix: an audit event's payload depends on its action, and
+# the texts it refers to are keyed by their references (each value is a typed AuditTextRead).
+OPEN_MODELS = {"AuditEventReadPayload", "AuditEventReadTexts"}
 ANY = re.compile(r"\bAny\b")
 MYPY_CONFIG = "[mypy]\nstrict = True\nwarn_unreachable = True\n"
 
