@@ -1,8 +1,8 @@
 """Routers whose routes refuse oversized request bodies with a 413 problem, before parsing.
 
-JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB; an object
-in them that repeats a key is refused with 422 (`app.kit.json_body`), before FastAPI parses. A route that
-streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
+JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB; an object in
+them that repeats a key is refused with 422 (`app.kit.json_body`) before FastAPI parses. A
+route that streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
 `request.stream()` itself.
 
 A route that answers a page of items (a list or search) also waits for its turn first
