@@ -41,7 +41,7 @@ def _objects(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def duplicate_key(field: str) -> UnprocessableContent:
-    """The 422 for a key (or form field) given twice."""
+def duplicate_key(field: str, *, location: str = "body") -> UnprocessableContent:
+    """The 422 for a key (or a form field, an upload's metadata key) given twice."""
     shown = field if len(field) <= _SHOWN_KEY_CHARS else field[:_SHOWN_KEY_CHARS] + "…"
-    return invalid_field(shown, "is given more than once")
+    return invalid_field(shown, "is given more than once", location=location)

@@ -97,9 +97,11 @@ def parse_metadata_header(header: str | None) -> dict[str, str]:
         if not item:
             continue
         key, _, encoded = item.partition(" ")
-        if not key.isascii() or not key.isprintable() or key in pairs:
+        if not key.isascii() or not key.isprintable():
+            raise invalid_field("Upload-Metadata", "has a malformed key", location="header")
+        if key in pairs:  # which one counts is up to each parser: refused, not guessed
             raise invalid_field(
-                "Upload-Metadata", "has a malformed or repeated key", location="header"
+                "Upload-Metadata", f"gives the key '{key[:100]}' more than once", location="header"
             )
         try:
             pairs[key] = base64.b64decode(encoded.strip(), validate=True).decode()

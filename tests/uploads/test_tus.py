@@ -842,3 +842,17 @@ def test_expired_duplicate_upload_is_purged_cleanly(
     assert tus.head(team.lead, path).status_code == 404
     fixed = casefile("storage", "reconcile", "--fix", env=environment(settings))
     assert fixed.returncode == 0, fixed.stderr
+
+
+def test_a_repeated_metadata_key_is_422_naming_it(
+    tus: Tus, team: Team, db: DatabaseProbe, store_probe: StoreProbe
+) -> None:
+    """`title` twice would mean one title to one tus server and another to the next."""
+    case = f"case_id {b64(team.case_id)}"
+    answer = tus.create(team.lead, 10, f"{case},filename eA==,title {b64('a')},title {b64('b')}")
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert [e["field"] for e in problem["errors"]] == ["Upload-Metadata"]
+    assert "'title'" in problem["detail"]
+    assert upload_rows(db) == 0
+    assert store_probe.temp_objects() == []
