@@ -39,6 +39,7 @@ def render(
     visits: list[dict[str, Any]],
     timeline: Iterable[dict[str, Any]],
     key_id: str,
+    previews_skipped: int = 0,
 ) -> Iterator[str]:
     case = snapshot.case
     yield (
@@ -48,7 +49,7 @@ def render(
     )
     yield from _header(snapshot, key_id)
     yield from _case_facts(case)
-    yield from _evidence(exhibits, previews, snapshot.include_withdrawn)
+    yield from _evidence(exhibits, previews, snapshot.include_withdrawn, previews_skipped)
     yield from _witnesses(snapshot.witnesses)
     yield from _testimonies(testimonies)
     yield from _visits(visits)
@@ -113,11 +114,20 @@ def _n(value: object) -> str:
 
 
 def _evidence(
-    exhibits: list[dict[str, Any]], previews: Mapping[str, str], include_withdrawn: bool
+    exhibits: list[dict[str, Any]],
+    previews: Mapping[str, str],
+    include_withdrawn: bool,
+    previews_skipped: int,
 ) -> Iterator[str]:
     yield f"<h2>Evidence ({len(exhibits)} items, by exhibit number)</h2>"
     if not include_withdrawn:
         yield "<p class=note>Withdrawn items are listed; their files are not in this bundle.</p>"
+    if previews_skipped:
+        yield (
+            f"<p class=note>Previews skipped for {previews_skipped} image(s): the export's "
+            "budget for previews (time, count or bytes) ran out. Their originals are included "
+            "as usual.</p>"
+        )
     yield (
         "<table><tr><th>Exhibit</th><th>Preview</th><th>Item</th><th>File and SHA-256</th>"
         "<th>Captured</th><th>Provenance</th></tr>"
