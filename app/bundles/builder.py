@@ -310,6 +310,7 @@ class _Assembly:
             visits=visits,
             timeline=timeline,
             key_id=self.signer.key_id,
+            previews_skipped=budget.skipped,
         )
         return self._render(names.INDEX, (piece.encode() for piece in pieces))
 

@@ -39,6 +39,7 @@ def render(
     visits: list[dict[str, Any]],
     timeline: Iterable[dict[str, Any]],
     key_id: str,
+    previews_skipped: int = 0,
 ) -> Iterator[str]:
     case = snapshot.case
     yield (
@@ -48,7 +49,7 @@ def render(
     )
     yield from _header(snapshot, key_id)
     yield from _case_facts(case)
-    yield from _evidence(exhibits, previews, snapshot.include_withdrawn)
+    yield from _evidence(exhibits, previews, snapshot.include_withdrawn, previews_skipped)
     yield from _witnesses(snapshot.witnesses)
     yield from _testimonies(testimonies)
     yield from _visits(visits)
@@ -113,11 +114,20 @@ def _n(value: object) -> str:
 
 
 def _evidence(
-    exhibits: list[dict[str, Any]], previews: Mapping[str, str], include_withdrawn: bool
+    exhibits: list[dict[str, Any]],
+    previews: Mapping[str, str],
+    include_withdrawn: bool,
+    previews_skipped: int,
 ) -> Iterator[str]:
     yield f"<h2>Evidence ({len(exhibits)} items, by exhibit number)</h2>"
     if not include_withdrawn:
         yield "<p class=note>Withdrawn items are listed; their files are not in this bundle.</p>"
+    if previews_skipped:
+        yield (
+            f"<p class=note>Previews skipped for {previews_skipped} image(s): the export's "
+            "budget for previews (time, count or bytes) ran out. Their originals are included "
+            "as usual.</p>"
+        )
     yield (
         "<table><tr><th>Exhibit</th><th>Preview</th><th>Item</th><th>File and SHA-256</th>"
         "<th>Captured</th><th>Provenance</th></tr>"
@@ -137,7 +147,7 @@ def _exhibit_row(row: dict[str, Any], preview: str | None) -> str:
     withdrawn = row.get("withdrawn")
     provenance = row["provenance"]
     path = row["path"]
-    file_cell = f'<a href="{_e(path)}">{_e(path)}</a>' if path else "<em>not included</em>"
+    file_cell = _file_cell(path, row["media_type"])
     status = (
         f"<br><strong>Withdrawn</strong> {_e(withdrawn['at'])}: {_e(withdrawn['reason'])}"
         if withdrawn
@@ -159,6 +169,47 @@ def _exhibit_row(row: dict[str, Any], preview: str | None) -> str:
         f"uploaded {_e(row['uploaded_at'])} by {_e(uploader['name'] or uploader['user_id'])}"
         "</td></tr>"
     )
+
+
+# Originals a browser only shows, whatever is inside: linked. Anything else (HTML, SVG, XML, PDF
+# with scripts, unknown types) would run from the unpacked folder when its link is clicked,
+# so it is named, not linked. A browser opening a file goes by its extension, the server by
+# the sniffed type: both must be passive.
+_PASSIVE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/tiff",
+        "image/bmp",
+        "image/heic",
+        "image/heif",
+        "text/plain",
+        "text/csv",
+    }
+)
+_PASSIVE_TYPE_FAMILIES = ("audio/", "video/")
+_PASSIVE_EXTENSIONS = frozenset(
+    "jpg jpeg png gif webp tif tiff bmp heic heif txt csv log "
+    "mp3 wav ogg oga opus m4a aac flac amr mp4 m4v mov webm ogv mkv avi 3gp".split()
+)
+
+
+def _file_cell(path: str | None, media_type: str | None) -> str:
+    if not path:
+        return "<em>not included</em>"
+    if not is_passive(path, media_type):
+        return f"{_e(path)} <em>(not linked: open it with care, outside the browser)</em>"
+    return f'<a href="{_e(path)}">{_e(path)}</a>'
+
+
+def is_passive(path: str, media_type: str | None) -> bool:
+    """Whether a browser opening this original only shows it (never runs anything in it)."""
+    kind = (media_type or "").split(";", 1)[0].strip().lower()
+    extension = path.rpartition("/")[2].rpartition(".")[2].lower() if "." in path else ""
+    passive_type = kind in _PASSIVE_TYPES or kind.startswith(_PASSIVE_TYPE_FAMILIES)
+    return passive_type and extension in _PASSIVE_EXTENSIONS
 
 
 def _witnesses(witnesses: list[WitnessEntry]) -> Iterator[str]:

@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from app.errors import AppError, PayloadTooLarge
 from app.evidence.filenames import filename_from_disposition, printable_media_type, safe_filename
 from app.evidence.inspect import HEAD_BYTES
+from app.kit.json_body import duplicate_key
 from app.kit.pipeline import Slice, SliceWriter
 from app.storage import ObjectStore, ObjectWriter, StoredObject
 from app.storage.base import Bytes
@@ -160,6 +161,9 @@ class _MultipartReader:
                 raise MalformedUpload("The file part's Content-Type must be printable ASCII.")
             self.file = self._part
             self._in_file = True
+        elif self._part.name in self.fields:
+            # Which one counts is up to each parser (the last, here): refused, not guessed.
+            raise duplicate_key(self._part.name)
         elif len(self.fields) >= MAX_FIELDS:
             raise MalformedUpload(f"At most {MAX_FIELDS} form fields are accepted.")
 

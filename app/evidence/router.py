@@ -260,6 +260,7 @@ def get_evidence_content(
         byte_range=(byte_range.start, byte_range.end) if byte_range else None,
     )
     headers = {
+        **ORIGINAL_HEADERS,
         "ETag": etag,
         "Repr-Digest": repr_digest(item.sha256),
         "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
@@ -276,6 +277,16 @@ def get_evidence_content(
         media_type=item.media_type,
         headers=headers,
     )
+
+
+# An original may be HTML, SVG, XML or a PDF with scripts, sent in by anyone: whatever its type,
+# a browser is told to save it, not to sniff it, and — if it renders it anyway (a viewer, a
+# link opened in a tab) — to run it in a sandbox with no scripts, no requests and no origin.
+ORIGINAL_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def _stream(

@@ -5,6 +5,11 @@ both exist or neither does. A retry that arrives while the first request is stil
 409: on PostgreSQL a transaction-scoped advisory lock on the key marks the request in flight (it
 vanishes with the transaction, even if the process dies); on SQLite writers are serialised, so a
 retry simply waits for the first to finish and then replays it.
+
+A route whose answer depends on what the caller may see (a witness's identity, protected
+texts) is marked `@replayed_as_read`: its retry is not the first answer byte for byte but its
+resource read again as the caller is allowed *now* — a flag revoked since then shows no
+identity — and what that read audits (an identity shown) is committed like any other read.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Protocol, cast
+from typing import Annotated, Any, Protocol, TypeVar, cast
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
@@ -23,7 +29,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from app.auth.dependencies import CurrentPrincipal
+from app.auth.dependencies import CurrentPrincipal, Principal
 from app.db import DbSession, utcnow
 from app.errors import (
     IdempotencyInFlight,
@@ -56,6 +62,29 @@ class Sealer(Protocol):
     def seal(self, plaintext: bytes, context: str) -> tuple[str, bytes]: ...
 
     def open(self, key_id: str, blob: bytes, context: str) -> bytes: ...
+
+
+# Reads a created resource again for a replay: (session, caller, request, resource id) →
+# (the body the caller may see now, its current ETag). It may audit in the session.
+ReplayRead = Callable[[Session, Principal, Request, uuid.UUID], tuple[BaseModel, str | None]]
+_REPLAY_READ_MARK = "__casefile_replayed_as_read__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def replayed_as_read(reader: ReplayRead) -> Callable[[F], F]:
+    """Mark a creating route whose replay re-reads its resource through `reader` (see above)."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _REPLAY_READ_MARK, reader)
+        return endpoint
+
+    return mark
+
+
+def _replay_reader(request: Request) -> ReplayRead | None:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    reader: ReplayRead | None = getattr(endpoint, _REPLAY_READ_MARK, None)
+    return reader
 
 
 def _seal_context(user_id: uuid.UUID, key: str) -> str:
@@ -144,8 +173,12 @@ def _lock_id(user_id: uuid.UUID, key: str) -> int:
 
 
 def claim_or_replay(
-    session: Session, claim: IdempotencyClaim, sealer: Sealer | None
+    session: Session,
+    claim: IdempotencyClaim,
+    sealer: Sealer | None,
+    reread: Callable[[uuid.UUID], tuple[BaseModel, str | None]] | None = None,
 ) -> IdempotencyClaim:
+    """The claim, if the key is new; else raise the replay (or 409/422)."""
     if session.get_bind().dialect.name == "postgresql":
         locked = session.execute(
             text("SELECT pg_try_advisory_xact_lock(:id)"),
@@ -164,6 +197,8 @@ def claim_or_replay(
         return claim
     if record.request_sha256 != claim.request_sha256:
         raise IdempotencyKeyReused()
+    if reread is not None and record.location:
+        raise _replay_as_read(session, record.status_code, record.location, reread)
     if record.response_body is None:
         raise IdempotencyNotReplayable(
             "The first request with this key created a secret that is shown only once. "
@@ -183,6 +218,29 @@ def claim_or_replay(
         Response(
             content=body,
             status_code=record.status_code,
+            media_type="application/json",
+            headers=headers,
+        )
+    )
+
+
+def _replay_as_read(
+    session: Session,
+    status_code: int,
+    location: str,
+    reread: Callable[[uuid.UUID], tuple[BaseModel, str | None]],
+) -> IdempotentReplay:
+    """The created resource as the caller may see it now; what the read audited is committed
+    here, since the replay ends the request as an exception (whose session rolls back)."""
+    body, etag = reread(uuid.UUID(location.rstrip("/").rsplit("/", 1)[-1]))
+    session.commit()
+    headers = {"Idempotent-Replayed": "true", "Location": location}
+    if etag:
+        headers["ETag"] = etag
+    return IdempotentReplay(
+        Response(
+            content=body.model_dump_json(),
+            status_code=status_code,
             media_type="application/json",
             headers=headers,
         )
@@ -220,7 +278,14 @@ async def idempotency_guard(
         request_sha256=fingerprint(request.method, request.url.path, body),
     )
     sealer: Sealer | None = getattr(request.app.state, "identity_keyring", None)
-    return await run_in_threadpool(claim_or_replay, session, claim, sealer)
+    reader = _replay_reader(request)
+    reread = None
+    if reader is not None:
+
+        def reread(resource_id: uuid.UUID) -> tuple[BaseModel, str | None]:
+            return reader(session, principal, request, resource_id)
+
+    return await run_in_threadpool(claim_or_replay, session, claim, sealer, reread)
 
 
 Idempotency = Annotated[IdempotencyClaim | None, Depends(idempotency_guard)]

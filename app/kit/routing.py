@@ -1,7 +1,8 @@
 """Routers whose routes refuse oversized request bodies with a 413 problem, before parsing.
 
-JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB. A route that
-streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
+JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB; an object in
+them that repeats a key is refused with 422 (`app.kit.json_body`) before FastAPI parses. A
+route that streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
 `request.stream()` itself.
 
 A route that answers a page of items (a list or search) also waits for its turn first
@@ -10,6 +11,7 @@ A route that answers a page of items (a list or search) also waits for its turn 
 
 from __future__ import annotations
 
+import email.message
 import json
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -19,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.errors import PayloadTooLarge, RequestBodyStalled
+from app.kit.json_body import loads_unique
 from app.kit.lanes import list_lane
 from app.kit.pagination import Page
 
@@ -70,7 +73,7 @@ class LimitedBodyRequest(Request):
         if not hasattr(self, "_json"):
             raw = await self.body()
             try:
-                self._json = json.loads(raw.decode("utf-8"))
+                self._json = loads_unique(raw.decode("utf-8"))
             except json.JSONDecodeError:
                 raise
             except UnicodeDecodeError as exc:
@@ -103,9 +106,36 @@ class LimitedBodyRoute(APIRoute):
                 # Read here, not first inside FastAPI's body parsing: that turns any exception
                 # into a bare 400, and a chunked body past the limit must be a 413 (a stall 408).
                 await bounded.body()
+                if _is_json(request):
+                    await _refuse_duplicate_keys(bounded)
             return await handler(bounded)
 
         return limited
+
+
+def _is_json(request: Request) -> bool:
+    """Whether FastAPI will parse this body as JSON (its own rule: no type, or */json, */*+json)."""
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+async def _refuse_duplicate_keys(request: LimitedBodyRequest) -> None:
+    """Parse here, where a repeated key's 422 problem reaches the app's handler: raised inside
+    FastAPI's body parsing, it would become a bare 400. Malformed JSON is left to FastAPI,
+    which parses again and answers its usual 400."""
+    if not await request.body():
+        return
+    try:
+        await request.json()
+    except json.JSONDecodeError:
+        return
 
 
 def iter_api_routes(app: FastAPI) -> Iterator[APIRoute]:

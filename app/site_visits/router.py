@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Response
+from fastapi import Path, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from app.auth.dependencies import CaseEditor, CaseReader, CurrentPrincipal
+from app.auth.dependencies import CaseEditor, CaseReader, CurrentPrincipal, Principal
 from app.db import DbSession
 from app.kit.etag import IfMatch, etag_for
-from app.kit.idempotency import Idempotency, created
+from app.kit.idempotency import Idempotency, created, replayed_as_read
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
@@ -27,6 +29,14 @@ class SiteVisitPage(Page[SiteVisitRead]):
     pass
 
 
+def _visit_now(
+    session: Session, principal: Principal, _request: Request, visit_id: uuid.UUID
+) -> tuple[BaseModel, str | None]:
+    """A log's replay: the visit's texts shown as the caller may see them now."""
+    visit = service.visit_access(session, principal, visit_id)
+    return service.read(visit), etag_for(visit.visit.version)
+
+
 @router.post(
     "/cases/{case_id}/site-visits",
     operation_id="createSiteVisit",
@@ -37,6 +47,7 @@ class SiteVisitPage(Page[SiteVisitRead]):
         400, 401, 403, 404, 409, 413, 422, success=201, etag=True, location=True
     ),
 )
+@replayed_as_read(_visit_now)
 def create_site_visit(
     body: SiteVisitCreate, access: CaseEditor, session: DbSession, claim: Idempotency
 ) -> Response:

@@ -97,7 +97,7 @@ def create(session: Session, *, access: CaseAccess, data: SiteVisitCreate) -> Vi
     others = [c for c in data.also_case_ids if c != access.case.id]
     for case_id in others:
         _require_editable(session, access.principal, case_id)
-    _require_active_users(session, data.team)
+    _require_team_members(session, data.team, [access.case.id, *others], access.principal)
     visit = SiteVisit(id=uuid.uuid4(), created_by_id=access.principal.user_id)
     _apply(visit, data.model_dump(exclude={"also_case_ids", "team"}))
     protection.protect(
@@ -182,8 +182,8 @@ def update(
     team = sorted(sent["team"]) if sent.get("team") is not None else access.team
     if "team" in sent and sent["team"] is None:
         team = []
-    if team != access.team:
-        _require_active_users(session, team)
+    added = sorted(set(team) - set(access.team))  # who stays needs no new check
+    _require_team_members(session, added, access.case_ids, access.principal)
     before = _facts(access)
     texts_before = protection.text_values(visit)
     _apply(visit, valid.model_dump(exclude={"also_case_ids", "team"}))
@@ -322,11 +322,21 @@ def _require_editable(session: Session, principal: Principal, case_id: uuid.UUID
         raise invalid_field("also_case_ids", "names a case you cannot edit")
 
 
-def _require_active_users(session: Session, user_ids: list[uuid.UUID]) -> None:
+def _require_team_members(
+    session: Session, user_ids: list[uuid.UUID], case_ids: list[uuid.UUID], principal: Principal
+) -> None:
+    """Everyone on the team is an active member of one of the visit's cases (or the caller,
+    whose access was checked). One answer for a stranger, a deactivated user and no user:
+    naming ids must not tell who exists, nor put an outsider on the case's record."""
     if not user_ids:
         return
-    active = set(
-        session.scalars(select(User.id).where(User.id.in_(user_ids), User.active.is_(True)))
+    members = set(
+        session.scalars(
+            select(User.id)
+            .join(CaseMember, CaseMember.user_id == User.id)
+            .where(User.id.in_(user_ids), User.active.is_(True), CaseMember.case_id.in_(case_ids))
+        )
     )
-    if set(user_ids) - active:
-        raise invalid_field("team", "names a user who does not exist or is deactivated")
+    members.add(principal.user_id)
+    if set(user_ids) - members:
+        raise invalid_field("team", "names someone who is not an active member of this case")

@@ -5,13 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Response
+from fastapi import Path, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from app.auth.dependencies import CaseEditor, CaseReader, CurrentPrincipal, resource_case_access
+from app.auth.dependencies import (
+    CaseEditor,
+    CaseReader,
+    CurrentPrincipal,
+    Principal,
+    resource_case_access,
+)
 from app.auth.permissions import CasePermission
 from app.db import DbSession
 from app.kit.etag import IfMatch, etag_for
-from app.kit.idempotency import Idempotency, created
+from app.kit.idempotency import Idempotency, created, replayed_as_read
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
@@ -29,6 +37,17 @@ class TestimonyPage(Page[TestimonyRead]):
     pass
 
 
+def _testimony_now(
+    session: Session, principal: Principal, _request: Request, testimony_id: uuid.UUID
+) -> tuple[BaseModel, str | None]:
+    """A creation's replay: the testimony's texts shown as the caller may see them now."""
+    testimony = service.get(session, testimony_id)
+    access = resource_case_access(
+        session, principal, testimony.case_id, CasePermission.READ, service.TestimonyNotFound
+    )
+    return service.reads(session, [testimony], reader_of(access))[0], etag_for(testimony.version)
+
+
 @router.post(
     "/cases/{case_id}/testimonies",
     operation_id="createTestimony",
@@ -39,6 +58,7 @@ class TestimonyPage(Page[TestimonyRead]):
         400, 401, 403, 404, 409, 413, 422, success=201, etag=True, location=True
     ),
 )
+@replayed_as_read(_testimony_now)
 def create_testimony(
     body: TestimonyCreate, access: CaseEditor, session: DbSession, claim: Idempotency
 ) -> Response:

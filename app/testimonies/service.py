@@ -19,6 +19,7 @@ from app.errors import NotFound, PreconditionFailed
 from app.kit.etag import etag_for, require_match
 from app.kit.pagination import PageParams, after_position, decode_cursor, next_cursor
 from app.kit.problems import invalid_field, validation_problem
+from app.models.case import CaseMember
 from app.models.testimony import Testimony
 from app.models.user import User
 from app.models.witness import Witness, WitnessCase
@@ -45,7 +46,7 @@ class TestimonyNotFound(NotFound):
 def create(session: Session, *, access: CaseAccess, data: TestimonyCreate) -> Testimony:
     _require_witness_of(session, data.witness_id, access.case.id)
     interviewer = data.interviewer_id or access.principal.user_id
-    _require_active_user(session, interviewer)
+    _require_interviewer(session, interviewer, access)
     testimony = Testimony(
         id=uuid.uuid4(),
         case_id=access.case.id,
@@ -91,8 +92,9 @@ def update(
         TestimonyCreate.model_validate({**merged, "witness_id": testimony.witness_id})
     except ValidationError as exc:
         raise validation_problem(exc) from exc
-    if "interviewer_id" in sent and sent["interviewer_id"] is not None:
-        _require_active_user(session, sent["interviewer_id"])
+    new_interviewer = sent.get("interviewer_id")
+    if new_interviewer is not None and new_interviewer != testimony.interviewer_id:
+        _require_interviewer(session, new_interviewer, access)
     before = _facts(testimony)
     texts_before = protection.text_values(testimony)
     for field, value in sent.items():
@@ -205,7 +207,13 @@ def _require_witness_of(session: Session, witness_id: uuid.UUID, case_id: uuid.U
         raise invalid_field("witness_id", "is not a witness of this case")
 
 
-def _require_active_user(session: Session, user_id: uuid.UUID) -> None:
+def _require_interviewer(session: Session, user_id: uuid.UUID, access: CaseAccess) -> None:
+    """An interviewer is an active member of the case (or the caller, whose access was
+    checked). One answer for a stranger, a deactivated user and no user at all: naming ids
+    must not tell who exists, nor put an outsider's name on the case's testimonies."""
     user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise invalid_field("interviewer_id", "is not an active user")
+    member = user_id == access.principal.user_id or (
+        session.get(CaseMember, (access.case.id, user_id)) is not None
+    )
+    if user is None or not user.active or not member:
+        raise invalid_field("interviewer_id", "is not an active member of this case")

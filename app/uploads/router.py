@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import CurrentPrincipal, Principal
 from app.db import Database, DbSession, own_transactions, release_early
-from app.errors import AppError, PayloadTooLarge
+from app.errors import AppError, Forbidden, PayloadTooLarge
 from app.evidence import service as evidence
 from app.evidence.commit import Ingest, commit_arrival
 from app.evidence.ingest import Fingerprint, request_chunks
@@ -205,8 +205,8 @@ def _describe_replayed(session: Session, principal: Principal, response: Respons
     try:
         upload_id = uuid.UUID(json.loads(bytes(response.body))["id"])
         upload = service.view(service.load(session, principal, upload_id))
-    except (ValueError, KeyError, TypeError, service.UploadNotFound):
-        return  # terminated or expired since: the remembered answer is all there is
+    except (ValueError, KeyError, TypeError, service.UploadNotFound, Forbidden):
+        return  # terminated, expired or out of reach since: the remembered answer is all there is
     if upload.evidence_id is not None:
         response.headers["Casefile-Evidence-Id"] = str(upload.evidence_id)
     else:
@@ -222,7 +222,7 @@ def _expires(upload: UploadView) -> dict[str, str]:
     operation_id="getUploadOffset",
     summary="How many bytes the server holds (tus core)",
     response_class=Response,
-    responses=problem_responses(401, 404, 410, 412, 422),
+    responses=problem_responses(401, 403, 404, 410, 412, 422),
     openapi_extra={"parameters": _tus_parameters()},
 )
 def upload_offset(
@@ -242,7 +242,7 @@ def upload_offset(
     summary="Append bytes at Upload-Offset (tus core; Upload-Checksum optional)",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(400, 401, 404, 409, 410, 412, 413, 415, 422, 460, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 460, 503),
     openapi_extra={
         "parameters": _tus_parameters(
             ("Upload-Offset", True, _WHOLE_NUMBER),
@@ -446,7 +446,7 @@ def _fingerprint(store: ObjectStore, stored: StoredObject) -> Fingerprint:
     summary="Abandon an upload and its bytes (tus termination)",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 404, 409, 410, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 410, 412, 422),
     openapi_extra={"parameters": _tus_parameters()},
 )
 @own_transactions

@@ -29,7 +29,7 @@ from app.audit.texts import TEXT_KEY, text_ref
 from app.auth.dependencies import Principal, case_access
 from app.auth.permissions import CasePermission
 from app.db import Database, utcnow
-from app.errors import AppError, Conflict, Forbidden, NotFound, PayloadTooLarge
+from app.errors import AppError, CaseNotFound, Conflict, Forbidden, NotFound, PayloadTooLarge
 from app.evidence import service as evidence
 from app.evidence.filenames import printable_media_type, safe_filename
 from app.evidence.schemas import EvidenceMetadata
@@ -97,9 +97,11 @@ def parse_metadata_header(header: str | None) -> dict[str, str]:
         if not item:
             continue
         key, _, encoded = item.partition(" ")
-        if not key.isascii() or not key.isprintable() or key in pairs:
+        if not key.isascii() or not key.isprintable():
+            raise invalid_field("Upload-Metadata", "has a malformed key", location="header")
+        if key in pairs:  # which one counts is up to each parser: refused, not guessed
             raise invalid_field(
-                "Upload-Metadata", "has a malformed or repeated key", location="header"
+                "Upload-Metadata", f"gives the key '{key[:100]}' more than once", location="header"
             )
         try:
             pairs[key] = base64.b64decode(encoded.strip(), validate=True).decode()
@@ -216,10 +218,19 @@ def _record(
 
 
 def load(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
-    """The caller's own upload (admins: any); another's is not found."""
+    """The caller's own upload (admins: any); another's is not found. The right to add
+    evidence to its case is checked again, as at creation: a member removed from the case
+    since loses their uploads (404, as the case is to them), a member made a viewer may no
+    longer send or complete one (403)."""
     upload = session.get(Upload, upload_id)
     if upload is None or (upload.user_id != principal.user_id and not principal.is_admin):
         raise UploadNotFound()
+    try:
+        access = case_access(session, principal, upload.case_id)
+    except CaseNotFound:
+        raise UploadNotFound() from None
+    if not access.allows(CasePermission.EDIT):
+        raise Forbidden("Your role on this case no longer allows adding evidence.")
     if upload.evidence_id is None and upload.expires_at <= utcnow():
         raise UploadGone("This upload expired; start a new one.")
     return upload

@@ -7,11 +7,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from app.auth.dependencies import CaseEditor, CaseReader, CurrentPrincipal
+from app.auth.dependencies import CaseEditor, CaseReader, CurrentPrincipal, Principal
 from app.db import DbSession, audited_read
 from app.kit.etag import IfMatch, etag_for
-from app.kit.idempotency import Idempotency, created
+from app.kit.idempotency import Idempotency, created, replayed_as_read
 from app.kit.pagination import Page, PageQuery
 from app.kit.problems import problem_responses
 from app.kit.responses import json_response
@@ -37,6 +39,16 @@ class WitnessPage(Page[WitnessView]):
     """Items carry `identity` only where the caller may see it."""
 
 
+def _witness_now(
+    session: Session, principal: Principal, request: Request, witness_id: uuid.UUID
+) -> tuple[BaseModel, str | None]:
+    """A registration's replay: the witness as the caller may see it now (a revoked flag
+    shows no identity), the identity shown audited as by `getWitness`."""
+    access = service.witness_access(session, principal, witness_id)
+    view = service.witness_view(session, access, identity_keyring(request))
+    return view, etag_for(access.witness.version)
+
+
 @router.post(
     "/cases/{case_id}/witnesses",
     operation_id="registerWitness",
@@ -47,6 +59,7 @@ class WitnessPage(Page[WitnessView]):
         400, 401, 403, 404, 409, 413, 422, success=201, etag=True, location=True
     ),
 )
+@replayed_as_read(_witness_now)
 def register_witness(
     body: WitnessRegister,
     access: CaseEditor,

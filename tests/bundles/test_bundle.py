@@ -249,3 +249,30 @@ def test_every_export_is_a_new_bundle_with_its_own_event(dossier: Dossier, tmp_p
     assert second.manifest()["audit"]["length"] == first.manifest()["audit"]["length"] + 1
     assert first.verify(tmp_path).ok
     assert second.verify(tmp_path).ok
+
+
+def test_index_page_links_no_original_a_browser_would_run(dossier: Dossier) -> None:
+    """A lawyer clicks through the unpacked bundle's index.html: an HTML, SVG, XML or PDF
+    original (or a harmless type under an active name) must not open and run from there. It
+    is named, marked "not linked"; passive media (the photo) stay links."""
+    hostile = {
+        "page.html": b"<!DOCTYPE html><script>alert(1)</script>",
+        "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "feed.xml": b'<?xml version="1.0"?><feed/>',
+        "report.pdf": b"%PDF-1.4\n1 0 obj << /OpenAction << /S /JavaScript /JS (x) >> >>\n%%EOF",
+        "notes.txt.html": b"only words, but the name says HTML\n",
+    }
+    for filename, data in hostile.items():
+        upload(dossier.client, dossier.lead, dossier.case_id, data, filename=filename)
+    bundle = dossier.export(dossier.lead)
+    page = bundle.read("index.html").decode()
+    exhibits = {e["original_filename"]: e for e in bundle.manifest()["exhibits"]}
+    for filename in hostile:
+        path = exhibits[filename]["path"]
+        assert path in bundle.names(), filename
+        assert path in page, filename  # still named: the lawyer knows it is there
+        assert f'href="{path}"' not in page, filename
+        row = page[page.index(path) - 300 : page.index(path) + 300]
+        assert "not linked" in row, filename
+    photo = exhibits[dossier.evidence["photo"]["original_filename"]]["path"]
+    assert f'href="{photo}"' in page

@@ -33,13 +33,15 @@ AddMember = Callable[..., None]
 
 
 def test_log_a_visit_and_read_it_back(
-    client: TestClient, make_user: MakeUser, make_case: MakeCase
+    client: TestClient, make_user: MakeUser, make_case: MakeCase, add_member: AddMember
 ) -> None:
     """Everything sent comes back, times in UTC, the team without duplicates; the smallest
     body gets empty defaults; the case lists the visit and counts it."""
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
     driver, photographer = make_user("investigator"), make_user("viewer")
+    add_member(case_id, driver, "investigator")
+    add_member(case_id, photographer, "viewer")
     team = [lead.id, driver.id, photographer.id, driver.id, lead.id]
     answer = post_visit(client, lead, case_id, body(team=team))
     assert answer.status_code == 201, answer.text

@@ -30,7 +30,7 @@ AddMember = Callable[..., None]
 
 
 def test_patch_changes_only_what_is_sent_and_replaces_the_team(
-    client: TestClient, make_user: MakeUser, make_case: MakeCase
+    client: TestClient, make_user: MakeUser, make_case: MakeCase, add_member: AddMember
 ) -> None:
     """New observations leave the times, place, purpose and conditions alone; a team sent is
     the whole new team (not an addition), an empty one clears it; null clears optional
@@ -38,6 +38,8 @@ def test_patch_changes_only_what_is_sent_and_replaces_the_team(
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
     driver, medic, translator = (make_user("investigator") for _ in range(3))
+    for member in (driver, medic, translator):  # a team is made of the case's members
+        add_member(case_id, member, "viewer")
     original = log_visit(client, lead, case_id, body(team=[lead.id, driver.id]))
     new_team = sorted([medic.id, translator.id])
 
@@ -167,6 +169,7 @@ def test_refused_patches_change_nothing(
     admin: Actor,
     make_user: MakeUser,
     make_case: MakeCase,
+    add_member: AddMember,
     db: DatabaseProbe,
     subtests: pytest.Subtests,
 ) -> None:
@@ -176,8 +179,11 @@ def test_refused_patches_change_nothing(
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
     member = make_user("investigator")
+    add_member(case_id, member, "viewer")
     retired = make_user("investigator")
+    add_member(case_id, retired, "viewer")
     deactivate(client, admin, retired)
+    stranger = make_user("investigator")  # an active user, no member of the case
     original = log_visit(client, lead, case_id, body(team=[lead.id, member.id]))
     visit_id = original["id"]
     invalid: dict[str, tuple[Any, str | None]] = {
@@ -188,6 +194,7 @@ def test_refused_patches_change_nothing(
         "latitude out of range": ({"location": {"lat": 91, "lon": 47}}, "location.lat"),
         "unknown team member": ({"team": [lead.id, str(uuid.uuid4())]}, "team"),
         "deactivated team member": ({"team": [retired.id]}, "team"),
+        "team member from outside the case": ({"team": [lead.id, stranger.id]}, "team"),
         "team of 51": ({"team": [str(uuid.uuid4()) for _ in range(51)]}, "team"),
         "NUL in observations": ({"observations": "a\x00b"}, "observations"),
         "linking is not a change": ({"also_case_ids": [str(uuid.uuid4())]}, "also_case_ids"),
@@ -224,7 +231,7 @@ def test_refused_patches_change_nothing(
 
 
 def test_each_real_change_adds_one_audit_event_and_a_no_op_none(
-    client: TestClient, make_user: MakeUser, make_case: MakeCase
+    client: TestClient, make_user: MakeUser, make_case: MakeCase, add_member: AddMember
 ) -> None:
     """A change is recorded once, with references to the texts instead of the texts; re-sending
     what is stored (the team in another order, the start in another offset) is no change: the
@@ -232,6 +239,7 @@ def test_each_real_change_adds_one_audit_event_and_a_no_op_none(
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
     member = make_user("investigator")
+    add_member(case_id, member, "viewer")
     original = log_visit(client, lead, case_id, body(team=[lead.id, member.id]))
     visit_id = original["id"]
     before = audit_events(client, lead, case_id)
@@ -281,13 +289,14 @@ def test_each_real_change_adds_one_audit_event_and_a_no_op_none(
 
 
 def test_the_same_team_in_another_order_is_no_change(
-    client: TestClient, make_user: MakeUser, make_case: MakeCase
+    client: TestClient, make_user: MakeUser, make_case: MakeCase, add_member: AddMember
 ) -> None:
     """A team is a set of people (duplicates collapse): listing the same people in another
     order changes nothing, so it must keep the ETag and leave the trail alone."""
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
     member = make_user("investigator")
+    add_member(case_id, member, "viewer")
     original = log_visit(client, lead, case_id, body(team=[lead.id, member.id]))
     before = audit_events(client, lead, case_id)
     reordered = patch_visit(client, lead, original["id"], {"team": original["team"][::-1]}, '"1"')
@@ -305,6 +314,7 @@ def test_concurrent_changes_of_the_team_get_412_never_500(
     client: TestClient,
     make_user: MakeUser,
     make_case: MakeCase,
+    add_member: AddMember,
     backend: str,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -313,7 +323,9 @@ def test_concurrent_changes_of_the_team_get_412_never_500(
     fault by the teams' scripts. The stored visit is one writer's change, never a mixture."""
     lead = make_user("investigator")
     case_id = make_case(lead)["id"]
-    crew = [lead.id, make_user("investigator").id]
+    crew_member = make_user("investigator")
+    add_member(case_id, crew_member, "viewer")
+    crew = [lead.id, crew_member.id]
     visit = log_visit(client, lead, case_id, body(team=[lead.id]))
     url = f"/api/v1/site-visits/{visit['id']}"
     changes = [

@@ -229,19 +229,22 @@ def test_witness_must_be_linked_to_this_case(
     assert accepted["case_id"] == scene.case_id
 
 
-def test_interviewer_must_be_an_active_user(
-    scene: Scene, make_user: MakeUser, admin: Actor, db: DatabaseProbe
+def test_interviewer_must_be_an_active_member(
+    scene: Scene, make_user: MakeUser, add_member: AddMember, admin: Actor, db: DatabaseProbe
 ) -> None:
-    """The interviewer may be any active user (interpreters and partners are often not case
-    members); a deactivated or unknown one is refused on `interviewer_id`, on create and on
-    change, while the testimonies they took stay editable in other respects."""
+    """The interviewer is an active member of the case (an interpreter or partner is added
+    as a viewer first); a deactivated, unknown or outside one is refused on `interviewer_id`,
+    on create and on change, while the testimonies they took stay editable in other respects."""
     client, lead = scene.client, scene.lead
     colleague = make_user("investigator")
+    add_member(scene.case_id, colleague, "viewer")
     taken = scene.record(interviewer_id=colleague.id)
     assert taken["interviewer_id"] == colleague.id
     assert taken["created_by"] == lead.id
 
     retired = make_user("investigator")
+    add_member(scene.case_id, retired, "viewer")
+    stranger = make_user("investigator")  # active, no member of the case
     off = client.patch(
         f"/api/v1/users/{retired.id}",
         json={"active": False},
@@ -250,7 +253,7 @@ def test_interviewer_must_be_an_active_user(
     assert off.status_code == 200, off.text
 
     before = db.snapshot()
-    for interviewer in (retired.id, str(uuid.uuid4())):
+    for interviewer in (retired.id, str(uuid.uuid4()), stranger.id):
         created = post_testimony(
             client, lead, scene.case_id, scene.body(interviewer_id=interviewer)
         )

@@ -842,3 +842,64 @@ def test_expired_duplicate_upload_is_purged_cleanly(
     assert tus.head(team.lead, path).status_code == 404
     fixed = casefile("storage", "reconcile", "--fix", env=environment(settings))
     assert fixed.returncode == 0, fixed.stderr
+
+
+def test_a_repeated_metadata_key_is_422_naming_it(
+    tus: Tus, team: Team, db: DatabaseProbe, store_probe: StoreProbe
+) -> None:
+    """`title` twice would mean one title to one tus server and another to the next."""
+    case = f"case_id {b64(team.case_id)}"
+    answer = tus.create(team.lead, 10, f"{case},filename eA==,title {b64('a')},title {b64('b')}")
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert [e["field"] for e in problem["errors"]] == ["Upload-Metadata"]
+    assert "'title'" in problem["detail"]
+    assert upload_rows(db) == 0
+    assert store_probe.temp_objects() == []
+
+
+def test_a_member_removed_from_the_case_loses_their_uploads(
+    tus: Tus,
+    team: Team,
+    admin: Actor,
+    make_user: MakeUser,
+    add_member: Callable[..., None],
+    db: DatabaseProbe,
+) -> None:
+    """Access is checked on every request of an upload, not only at its creation: someone
+    removed from the case must not add evidence to it through an upload begun before."""
+    colleague = make_user("investigator")
+    add_member(team.case_id, colleague, "investigator")
+    meta = metadata_header(case_id=team.case_id, filename="late.jpg")
+    path = tus.create(colleague, 8, meta).headers["Location"]
+    assert tus.patch(colleague, path, 0, b"abcd").status_code == 204
+    removed = tus.http.delete(
+        f"/api/v1/cases/{team.case_id}/members/{colleague.id}", headers=admin.headers
+    )
+    assert removed.status_code in (200, 204), removed.text
+    before = db.snapshot()
+    for answer in (
+        tus.head(colleague, path),
+        tus.patch(colleague, path, 4, b"efgh"),
+        tus.delete(colleague, path),
+    ):
+        assert answer.status_code == 404, answer.text
+    assert db.snapshot() == before
+    assert db.scalar("SELECT count(*) FROM evidence_items") == 0
+
+
+def test_a_member_made_a_viewer_may_send_no_more_bytes(
+    tus: Tus, team: Team, make_user: MakeUser, add_member: Callable[..., None], db: DatabaseProbe
+) -> None:
+    """Refused at the first byte, not only when the item would be recorded at the end."""
+    colleague = make_user("investigator")
+    add_member(team.case_id, colleague, "investigator")
+    path = tus.create(
+        colleague, 8, metadata_header(case_id=team.case_id, filename="x.jpg")
+    ).headers["Location"]
+    add_member(team.case_id, colleague, "viewer")
+    before = db.snapshot()
+    refused = tus.patch(colleague, path, 0, b"abcd")
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert db.snapshot() == before
