@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.kit.forwarded import IPNetwork, ProxyHeader, client_address
 from app.kit.metrics import HttpMetrics
 from app.kit.problems import problem_response
 from app.kit.request_context import accept_request_id, bind_request, reset_request
@@ -20,9 +22,17 @@ error_log = logging.getLogger("casefile.errors")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: HttpMetrics,
+        trusted_proxies: Sequence[IPNetwork] = (),
+        proxy_header: ProxyHeader = "x-forwarded-for",
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.proxy_header = proxy_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,7 +41,10 @@ class RequestContextMiddleware:
         supplied = _header(scope, b"x-request-id")
         request_id = accept_request_id(supplied)
         client = scope.get("client")
-        tokens = bind_request(request_id, client[0] if client else None)
+        address = client_address(
+            client[0] if client else None, scope["headers"], self.trusted_proxies, self.proxy_header
+        )
+        tokens = bind_request(request_id, address)
         started = time.perf_counter()
         status = 500
         response_started = False
