@@ -59,6 +59,8 @@ class Settings(BaseSettings):
 
     # -- limits --------------------------------------------------------------------------------
     max_upload_bytes: Annotated[int, Field(gt=0)] = 20 * GIB
+    # Longest silence while a request body arrives (JSON or upload); then 408.
+    body_stall_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     # -- network -------------------------------------------------------------------------------
     # Reverse proxies whose forwarding header is believed (comma-separated addresses or CIDR

@@ -19,6 +19,7 @@ CONTRACT_VARIABLES = {
     "max_upload_bytes",
     "trusted_proxies",
     "proxy_header",
+    "body_stall_seconds",
 }
 
 
@@ -39,6 +40,7 @@ def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch) -> Non
     assert defaults.storage.path == Path("casefile-data/objects")
     assert defaults.max_upload_bytes == 20 * 1024**3
     assert defaults.s3_object_lock_days is None
+    assert defaults.body_stall_seconds == 60
     assert defaults.trusted_proxy_networks == ()  # nobody's forwarding header is believed
 
 
@@ -75,6 +77,7 @@ def test_trusted_proxies_are_addresses_and_blocks(monkeypatch: pytest.MonkeyPatc
         ({"trusted_proxies": "10.0.0.0/8, proxy.internal"}, "trusted_proxies"),
         ({"trusted_proxies": "*"}, "trusted_proxies"),
         ({"proxy_header": "x-real-ip"}, "proxy_header"),
+        ({"body_stall_seconds": 0}, "body_stall_seconds"),
     ],
 )
 def test_invalid_settings_are_refused(values: dict[str, object], field: str) -> None:
