@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.kit.forwarded import IPNetwork, ProxyHeader, parse_networks
+
 GIB = 1024**3
 
 
@@ -57,6 +59,14 @@ class Settings(BaseSettings):
 
     # -- limits --------------------------------------------------------------------------------
     max_upload_bytes: Annotated[int, Field(gt=0)] = 20 * GIB
+    # Longest silence while a request body arrives (JSON or upload); then 408.
+    body_stall_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    # -- network -------------------------------------------------------------------------------
+    # Reverse proxies whose forwarding header is believed (comma-separated addresses or CIDR
+    # blocks); empty: nobody's, the socket's peer is the client (app/kit/forwarded.py).
+    trusted_proxies: str = ""
+    proxy_header: ProxyHeader = "x-forwarded-for"
 
     @field_validator("database_url")
     @classmethod
@@ -67,6 +77,12 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         if scheme not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
             raise ValueError("database URL must be sqlite:///PATH or postgresql+psycopg://…")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)
         return value
 
     @field_validator("storage_url")
@@ -92,6 +108,10 @@ class Settings(BaseSettings):
     def storage(self) -> StorageLocation:
         # Not cached: a cache would survive model_copy(update={"storage_url": …}) and lie.
         return StorageLocation(self.storage_url)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:

@@ -134,7 +134,7 @@ class RequestBodyStalled(AppError):
     def __init__(self, seconds: float) -> None:
         # RFC 9110 §15.5.9: the rest of the body may still arrive; the connection is unusable.
         super().__init__(
-            f"No data for {seconds:.0f} s; the request was abandoned.",
+            f"No data for {seconds:g} s; the request was abandoned.",
             headers={"Connection": "close"},
         )
 

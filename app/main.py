@@ -117,7 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_idempotent_replay)
     app.add_middleware(TusResumableHeader)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        trusted_proxies=settings.trusted_proxy_networks,
+        proxy_header=settings.proxy_header,
+    )
     for router in (
         ops_router,
         users_router,

@@ -17,6 +17,9 @@ CONTRACT_VARIABLES = {
     "identity_key_file",
     "s3_object_lock_days",
     "max_upload_bytes",
+    "trusted_proxies",
+    "proxy_header",
+    "body_stall_seconds",
 }
 
 
@@ -37,6 +40,8 @@ def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch) -> Non
     assert defaults.storage.path == Path("casefile-data/objects")
     assert defaults.max_upload_bytes == 20 * 1024**3
     assert defaults.s3_object_lock_days is None
+    assert defaults.body_stall_seconds == 60
+    assert defaults.trusted_proxy_networks == ()  # nobody's forwarding header is believed
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,6 +56,12 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert configured.database_url == "postgresql+psycopg://casefile@db/casefile"
 
 
+def test_trusted_proxies_are_addresses_and_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEFILE_TRUSTED_PROXIES", " 10.0.0.5, 172.16.0.0/12,fd00::/8 ")
+    networks = [str(network) for network in settings().trusted_proxy_networks]
+    assert networks == ["10.0.0.5/32", "172.16.0.0/12", "fd00::/8"]
+
+
 @pytest.mark.parametrize(
     ("values", "field"),
     [
@@ -63,6 +74,10 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ({"max_upload_bytes": 0}, "max_upload_bytes"),
         ({"s3_object_lock_days": 0, "storage_url": "s3://bucket"}, "s3_object_lock_days"),
         ({"s3_object_lock_days": 30}, "S3_OBJECT_LOCK_DAYS needs s3://"),
+        ({"trusted_proxies": "10.0.0.0/8, proxy.internal"}, "trusted_proxies"),
+        ({"trusted_proxies": "*"}, "trusted_proxies"),
+        ({"proxy_header": "x-real-ip"}, "proxy_header"),
+        ({"body_stall_seconds": 0}, "body_stall_seconds"),
     ],
 )
 def test_invalid_settings_are_refused(values: dict[str, object], field: str) -> None:

@@ -57,12 +57,17 @@ class Principal:
 
 def authenticate(request: Request, session: DbSession) -> Principal | None:
     """App-wide: resolve the bearer token, or refuse with 401 unless the route is public.
-    An address that sent too many invalid tokens lately gets 429 (app.auth.throttle).
+    A known token always authenticates (or gets its own 401: revoked, expired, deactivated);
+    an unknown or malformed one is counted against the client address, which gets 429 once
+    it sent too many lately (app.auth.throttle).
 
     On a safe-method route that loads a case, the case access (and the endpoint's
     `@case_read_ahead` columns) come in the token's own statement: one round trip, in this
     one thread-pool hop. They are looked at only once the token is known good (see
     `load_case_access`)."""
+    principal: Principal | None = getattr(request.state, _PRINCIPAL, None)
+    if isinstance(principal, Principal):
+        return principal  # decided before the body was read (app.auth.before_body)
     route = request.scope.get("route")
     endpoint = getattr(route, "endpoint", None)
     if is_public_endpoint(endpoint):
@@ -70,30 +75,36 @@ def authenticate(request: Request, session: DbSession) -> Principal | None:
     header = request.headers.get("authorization")
     if not header:
         raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
-    key = throttle.client_key(current_client_address())
     case_id = _case_to_preload(request, route)
     ahead: CaseReadAhead[Any] | None = getattr(endpoint, _READ_AHEAD_MARK, None)
     row: Row[Any] | None = None
     try:
         secret = _bearer_secret(header)
         if case_id is None:
-            principal = _principal_for(session, secret, key)
+            row = _token_row(session, secret)
         else:
-            row = _token_and_case(session, secret, key, case_id, ahead)
-            principal = _principal_from(row)
+            row = _token_and_case(session, secret, case_id, ahead)
+        if row is None:
+            raise NotAuthenticated("The token is not valid.")
     except NotAuthenticated:
-        # A throttled address gets 429 whatever it sent, malformed or unknown tokens too
-        # (a known token's query read the window itself).
-        throttle.refuse_if_throttled(session, key)
-        session.rollback()  # only reads so far; SQLite lets one writer in, the count's
-        throttle.record_failure(request.app.state.database, key)
+        _count_guess(request, session)
         raise
-    if row is not None and case_id is not None:  # the token is good: its case part may be used
+    principal = _principal_from(row)
+    if case_id is not None:  # the token is good: its case part may be used
         _keep_case_access(request, principal, case_id, row, ahead)
         if ahead is not None:  # all the endpoint reads came in that statement
             release_connection(session)
     setattr(request.state, _PRINCIPAL, principal)
     return principal
+
+
+def _count_guess(request: Request, session: Session) -> None:
+    """An unknown or malformed token: 429 if its address is over the limit (then not counted),
+    else one more failure for it."""
+    key = throttle.client_key(current_client_address())
+    throttle.refuse_if_throttled(session, key)
+    session.rollback()  # only reads so far; SQLite lets one writer in, the count's
+    throttle.record_failure(request.app.state.database, key)
 
 
 def _bearer_secret(header: str | None) -> str:
@@ -106,7 +117,8 @@ def _bearer_secret(header: str | None) -> str:
     return secret
 
 
-# Statements that run on nearly every request are built once (see throttle.WINDOW_START).
+# Statements that run on nearly every request are built once: a statement's cache key is
+# computed once per statement object.
 # Columns, not entities: the principal needs seven values, not two ORM objects to build,
 # track in the identity map and expire.
 _TOKEN_COLUMNS = (
@@ -117,8 +129,6 @@ _TOKEN_COLUMNS = (
     User.name,
     User.role,
     User.active,
-    throttle.WINDOW_FAILURES,
-    throttle.WINDOW_START,
 )
 _TOKEN_WIDTH = len(_TOKEN_COLUMNS)  # a token statement's row: these first, then any others
 
@@ -132,33 +142,24 @@ def _token_select(*more: Any) -> Select[Any]:
     )
 
 
-_TOKEN_USER_AND_THROTTLE = _token_select()
+_TOKEN_AND_USER = _token_select()
 
 
-def _principal_for(session: Session, secret: str, throttle_key: str) -> Principal:
-    """The token's user, unless `throttle_key` is throttled (checked first, right token or
-    wrong). The throttle window is read in the token's query: one round trip per request.
-    Run on the session's connection (Core), not through the ORM: only columns are read, and
-    the ORM's execution machinery costs about as much CPU again as the statement itself."""
-    row = (
+def _token_row(session: Session, secret: str) -> Row[Any] | None:
+    """The token's row with its user's columns, None if the token is unknown. Run on the
+    session's connection (Core), not through the ORM: only columns are read, and the ORM's
+    execution machinery costs about as much CPU again as the statement itself."""
+    return (
         session.connection()
-        .execute(
-            _TOKEN_USER_AND_THROTTLE,
-            {"digest": secret_digest(secret), "throttle_key": throttle_key},
-        )
+        .execute(_TOKEN_AND_USER, {"digest": secret_digest(secret)})
         .first()
     )
-    return _principal_from(row)
 
 
-def _principal_from(row: Row[Any] | None) -> Principal:
-    """The principal of a token statement's row (its first columns), or 429 / 401."""
-    if row is None:
-        raise NotAuthenticated("The token is not valid.")
-    token_id, revoked_at, expires_at, user_id, name, role, active, failures, window_start = row[
-        :_TOKEN_WIDTH
-    ]
-    throttle.refuse_if_over(failures, window_start)
+def _principal_from(row: Row[Any]) -> Principal:
+    """The principal of a known token's row (its first columns), or 401. Never throttled: the
+    token exists, so it is not a guess (app.auth.throttle)."""
+    token_id, revoked_at, expires_at, user_id, name, role, active = row[:_TOKEN_WIDTH]
     if revoked_at is not None:
         raise NotAuthenticated("The token has been revoked.")
     if expires_at is not None and expires_at <= utcnow():
@@ -315,7 +316,6 @@ def _token_and_case_select(ahead: CaseReadAhead[Any] | None) -> Select[Any]:
 def _token_and_case(
     session: Session,
     secret: str,
-    throttle_key: str,
     case_id: uuid.UUID,
     ahead: CaseReadAhead[Any] | None,
 ) -> Row[Any] | None:
@@ -324,7 +324,7 @@ def _token_and_case(
     return (
         session.execute(
             _token_and_case_select(ahead),
-            {"digest": secret_digest(secret), "throttle_key": throttle_key, "case_id": case_id},
+            {"digest": secret_digest(secret), "case_id": case_id},
         )
         .unique()
         .first()

@@ -29,11 +29,11 @@ from app.evidence.filenames import filename_from_disposition, printable_media_ty
 from app.evidence.inspect import HEAD_BYTES
 from app.kit.json_body import duplicate_key
 from app.kit.pipeline import Slice, SliceWriter
+from app.kit.routing import body_stall_seconds
 from app.storage import ObjectStore, ObjectWriter, StoredObject
 from app.storage.base import Bytes
 
 SLICE_BYTES = 1024 * 1024
-RECEIVE_TIMEOUT_S = 60.0  # a client silent for this long has gone (or is holding us)
 MAX_FIELDS = 32
 # The longest metadata text is 100,000 characters (LongText): up to 4 bytes each in UTF-8.
 MAX_FIELD_BYTES = 4 * 100_000 + 1024
@@ -247,17 +247,18 @@ async def receive_multipart(request: Request, store: ObjectStore, key: str, limi
 
 
 async def request_chunks(request: Request) -> AsyncIterator[bytes]:
-    """The body's chunks; a client silent for RECEIVE_TIMEOUT_S is dropped (408)."""
+    """The body's chunks; a client silent for CASEFILE_BODY_STALL_SECONDS is dropped (408)."""
+    stall = body_stall_seconds(request)
     stream = request.stream().__aiter__()
     while True:
         try:
-            with anyio.fail_after(RECEIVE_TIMEOUT_S):
+            with anyio.fail_after(stall):
                 chunk = await stream.__anext__()
         except StopAsyncIteration:
             return
         except TimeoutError as exc:
             raise UploadTimeout(
-                f"No data for {RECEIVE_TIMEOUT_S:.0f} s; upload abandoned."
+                f"No data for {stall:g} s; upload abandoned."
             ) from exc
         except ClientDisconnect as exc:
             raise MalformedUpload("The client disconnected before the upload ended.") from exc

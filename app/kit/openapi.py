@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.auth.dependencies import is_public_endpoint
 from app.errors import PROBLEM_MEDIA_TYPE
-from app.kit.routing import BODY_RECEIVE_TIMEOUT_S, iter_api_routes
+from app.kit.routing import iter_api_routes
 from app.kit.server import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -45,17 +45,18 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "An API token issued by an admin (`casefile users create` prints one).",
     }
+    stall = float(app.state.settings.body_stall_seconds)
     for route in iter_api_routes(app):
         for method in route.methods or ():
             operation = schema["paths"][route.path_format][method.lower()]
-            _finish_operation(operation, public=is_public_endpoint(route.endpoint))
+            _finish_operation(operation, public=is_public_endpoint(route.endpoint), stall=stall)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema
     return schema
 
 
-def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
+def _finish_operation(operation: dict[str, Any], *, public: bool, stall: float) -> None:
     # Authentication is enforced app-wide; the document says so operation by operation.
     operation["security"] = [] if public else [{_BEARER: []}]
     responses: dict[str, Any] = operation.setdefault("responses", {})
@@ -71,7 +72,7 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
         responses.setdefault("400", {"description": "Bad Request"})
     if (key := _idempotency_key(operation)) is not None:
         key["schema"] = _IDEMPOTENCY_KEY_SCHEMA
-    _add_transport_refusals(operation, responses)
+    _add_transport_refusals(operation, responses, stall)
     for status, response in responses.items():
         if status != "431":  # made below the app, before a request id exists
             response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
@@ -80,20 +81,22 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
 
 
-def _add_transport_refusals(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+def _add_transport_refusals(
+    operation: dict[str, Any], responses: dict[str, Any], stall: float
+) -> None:
     """408 and 431, documented on every operation, public ones included.
 
     `casefile serve`'s HTTP protocol (app.kit.server) reads each request head before any
     routing: a head past MAX_HEAD_BYTES is answered 431, one not complete within HEAD_TIMEOUT_S
     408, whichever operation it was for, so no operation is exempt. An operation that takes a
-    request body can also end in 408 when the body stalls (a JSON body silent for
-    BODY_RECEIVE_TIMEOUT_S, an upload for its own timeout), and its 408 says so. Both answers
+    request body can also end in 408 when the body stalls (silent for `stall` seconds,
+    CASEFILE_BODY_STALL_SECONDS), and its 408 says so. Both answers
     are problem+json like every other error; the 431 carries no X-Request-ID.
     """
     timeout = f"Request Timeout: the request head did not arrive within {HEAD_TIMEOUT_S:.0f} s"
     if "requestBody" in operation:
         timeout += (
-            f", or the body stalled (a JSON body: no data for {BODY_RECEIVE_TIMEOUT_S:.0f} s)"
+            f", or the body stalled (no data for {stall:g} s)"
         )
     responses.setdefault("408", {"description": timeout})
     responses.setdefault(

@@ -1,9 +1,10 @@
 """Routers whose routes refuse oversized request bodies with a 413 problem, before parsing.
 
-JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB; an object in
-them that repeats a key is refused with 422 (`app.kit.json_body`) before FastAPI parses. A
-route that streams its body (uploads) raises its own bound with `@body_limit(n)` and reads
-`request.stream()` itself.
+JSON bodies are read whole to be parsed, so they are bounded: by default 1 MiB, and a body
+silent for `CASEFILE_BODY_STALL_SECONDS` is a 408. They are read only once the request is
+authenticated (app.auth.before_body); an object in them that repeats a key is refused with 422
+(`app.kit.json_body`) before FastAPI parses. A route that streams its body (uploads) raises its
+own bound with `@body_limit(n)` and reads `request.stream()` itself, after its dependencies.
 
 A route that answers a page of items (a list or search) also waits for its turn first
 (`app.kit.lanes`), so that single reads are not slowed by many lists at once.
@@ -20,13 +21,13 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.auth.before_body import authenticate_before_body
 from app.errors import PayloadTooLarge, RequestBodyStalled
 from app.kit.json_body import loads_unique
 from app.kit.lanes import list_lane
 from app.kit.pagination import Page
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
-BODY_RECEIVE_TIMEOUT_S = 60.0  # longest silence while a JSON body arrives; then 408
 _LIMIT_MARK = "__casefile_body_limit__"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,18 +46,19 @@ class LimitedBodyRequest(Request):
 
     async def body(self) -> bytes:
         if not hasattr(self, "_body"):
+            stall = body_stall_seconds(self)
             received = bytearray()
             chunks = self.stream().__aiter__()
             while True:
                 # A client that announces a body and goes quiet (slow loris) would otherwise
                 # hold its connection for ever: uvicorn has no timeout while a body arrives.
                 try:
-                    with anyio.fail_after(BODY_RECEIVE_TIMEOUT_S):
+                    with anyio.fail_after(stall):
                         chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     break
                 except TimeoutError as exc:
-                    raise RequestBodyStalled(BODY_RECEIVE_TIMEOUT_S) from exc
+                    raise RequestBodyStalled(stall) from exc
                 received += chunk
                 if len(received) > self.limit:
                     raise _too_large(self.limit)
@@ -98,7 +100,11 @@ class LimitedBodyRoute(APIRoute):
 
         async def _bounded(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            too_large = declared.isascii() and declared.isdigit() and int(declared) > limit
+            if parses_body or too_large:
+                # 401/429 before a byte of the body is read (or a 413 told to a stranger).
+                await authenticate_before_body(request)
+            if too_large:
                 raise _too_large(limit)
             bounded = LimitedBodyRequest(request.scope, request.receive)
             bounded.limit = limit
@@ -136,6 +142,12 @@ async def _refuse_duplicate_keys(request: LimitedBodyRequest) -> None:
         await request.json()
     except json.JSONDecodeError:
         return
+
+
+def body_stall_seconds(request: Request) -> float:
+    """`CASEFILE_BODY_STALL_SECONDS`: the longest silence while a request body arrives (JSON
+    or upload) before it is given up with 408; uvicorn has no timeout while a body arrives."""
+    return float(request.app.state.settings.body_stall_seconds)
 
 
 def iter_api_routes(app: FastAPI) -> Iterator[APIRoute]:

@@ -111,5 +111,11 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
 
 def uvicorn_options() -> dict[str, Any]:
-    """What every server of the app runs with, whoever starts it (`casefile serve`, tests)."""
-    return {"http": ProblemHttpToolsProtocol}
+    """What every server of the app runs with, whoever starts it (`casefile serve`, tests).
+
+    `proxy_headers=False`: uvicorn would otherwise take `X-Forwarded-For` from any loopback
+    peer (its default `forwarded_allow_ips`) and rewrite the client address before the app
+    sees it: a local process, or any client when a port forwarder connects from loopback,
+    could choose the address audit events record and the throttle counts. The app decides
+    whom to believe itself (`CASEFILE_TRUSTED_PROXIES`, app/kit/forwarded.py)."""
+    return {"http": ProblemHttpToolsProtocol, "proxy_headers": False}

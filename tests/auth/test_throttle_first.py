@@ -1,7 +1,6 @@
-"""A throttled address gets 429 before anything it sent is looked at: a malformed
-Authorization header, an unknown token, a revoked one or a valid one alike. (The token query
-reads the throttle window in the same round trip; the paths that never reach that query must
-check it too.)"""
+"""A throttled address gets 429 for whatever is not a known token: a malformed Authorization
+header, another scheme, an unknown token; such a refusal is not counted again. A known token
+is never throttled (tests/auth/test_throttle_victim.py)."""
 
 from __future__ import annotations
 
@@ -36,4 +35,4 @@ def test_a_throttled_address_gets_429_whatever_its_header(
     assert refused.status_code == 429, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert db.scalar("SELECT failures FROM auth_failures") == counted  # refused, not counted
-    assert client.get(PROTECTED, headers=admin.headers).status_code == 429
+    assert client.get(PROTECTED, headers=admin.headers).status_code == 200

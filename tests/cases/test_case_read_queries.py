@@ -1,8 +1,9 @@
 """Reading a case costs a fixed, small number of statements: it runs on nearly every request,
-and on PostgreSQL each statement is a round trip (bench/RESULTS.md: load). The token with the
-throttle window, the case with its tags, the caller's membership and its four counts: one
-statement, whatever the number of tags, members or items. These tests count what the app's
-own engine executes, so that a change that brings back per-request queries fails here.
+and on PostgreSQL each statement is a round trip (bench/RESULTS.md: load). The token, the
+case with its tags, the caller's membership and its four counts: one statement (the throttle
+window is read only for unknown tokens), whatever the number of tags, members or items. These
+tests count what the app's own engine executes, so that a change that brings back
+per-request queries fails here.
 (What that one statement must never give away: tests/auth/test_case_read_authentication.py.)
 """
 

@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.auth.throttle import MAX_FAILURES
-from app.evidence import ingest
-from app.kit import routing, server
+from app.config import Settings
+from app.kit import server
 from tests.evidence.support import BOUNDARY, MULTIPART, PROBLEM, Part, file_part
 from tests.fixtures.api import LiveServer
 from tests.hostile.routes import JSON_WRITES, JsonWrite, World, encode
@@ -33,6 +33,13 @@ from tests.hostile.support import (
 )
 
 TEN_GB = 10 * 1024**3
+STALL_S = 1.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """CASEFILE_BODY_STALL_SECONDS shortened: its value is not what is tested here."""
+    return settings.model_copy(update={"body_stall_seconds": STALL_S})
 EVIDENCE = "/api/v1/cases/{case_id}/evidence"
 
 
@@ -70,12 +77,11 @@ def test_a_10_gb_content_length_with_one_byte_is_refused_at_once(
 
 
 def test_a_10_gb_upload_with_one_byte_ends_when_the_body_stalls(
-    live_server: LiveServer, world: World, probes: Probes, monkeypatch: pytest.MonkeyPatch
+    live_server: LiveServer, world: World, probes: Probes
 ) -> None:
     """10 GB is within the upload limit (20 GiB), so the server waits for it, but only as long
     as bytes keep coming: 408 once they stop, nothing stored. (Past the limit it is a 413 at
     once: tests/evidence/test_refusals.py.)"""
-    monkeypatch.setattr(ingest, "RECEIVE_TIMEOUT_S", 1.0)
     before = probes.state()
     head = _upload_head(world, TEN_GB)
     answer = raw_request(live_server.port, head, b"-", timeout=15)
@@ -88,11 +94,9 @@ def test_a_json_body_that_stalls_is_dropped_with_408(
     live_server: LiveServer,
     world: World,
     probes: Probes,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A slow-loris client announces a body and sends part of it: after the receive timeout
     the request ends with 408, instead of holding its connection and coroutine for ever."""
-    monkeypatch.setattr(routing, "BODY_RECEIVE_TIMEOUT_S", 1.0)
     route = next(r for r in JSON_WRITES if r.read is not None)  # a PATCH, with its If-Match
     headers = write_headers(client, world.admin, route, world)
     before = probes.state()
@@ -128,9 +132,8 @@ def _upload_body(size: int) -> bytes:
 
 
 def test_an_upload_that_stalls_is_dropped_with_408_and_leaves_nothing(
-    live_server: LiveServer, world: World, probes: Probes, monkeypatch: pytest.MonkeyPatch
+    live_server: LiveServer, world: World, probes: Probes
 ) -> None:
-    monkeypatch.setattr(ingest, "RECEIVE_TIMEOUT_S", 1.0)
     before = probes.state()
     body = _upload_body(3 * 1024 * 1024)
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
@@ -152,13 +155,14 @@ def test_an_upload_abandoned_halfway_leaves_nothing(
     live_server: LiveServer, world: World, probes: Probes
 ) -> None:
     """The client goes away after 2 MiB of 3: the app notices, removes what it had written
-    (a temporary file, or an S3 multipart upload) and records nothing."""
+    (a temporary file, or an S3 multipart upload) and records nothing. It is counted as a
+    disconnect (499), not as a 400 nobody received."""
     before = probes.state()
     body = _upload_body(3 * 1024 * 1024)
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
         sock.sendall(_upload_head(world, len(body)) + b"\r\n\r\n" + body[: 2 * 1024 * 1024])
         time.sleep(0.5)  # let the server start writing, so that there is something to undo
-    wait_until(lambda: _answered(live_server, 400))
+    wait_until(lambda: _answered(live_server, 499))
     assert probes.state() == before
 
 
