@@ -230,6 +230,9 @@ def upload_offset(
 ) -> Response:
     _require_tus(request)
     upload = service.view(service.load(session, principal, upload_id))
+    refusal = upload.refusal
+    if refusal is not None:
+        raise refusal
     return Response(
         status_code=200,
         headers={**TUS_HEADERS, **service.headers_for(upload), "Cache-Control": "no-store"},
@@ -426,10 +429,21 @@ def _complete(request: Request, principal: Principal, upload: UploadView, state:
             metadata=service.evidence_metadata(upload.metadata),
             upload_id=upload.id,
         )
+    except evidence.DuplicateEvidence as duplicate:
+        evidence.discard_quietly(store, stored)
+        service.refuse(request.app.state.database, upload.id, duplicate.detail, duplicate.extra)
+        raise service.CompletionRefused(
+            duplicate.detail, headers=_existing(duplicate.extra), extra=duplicate.extra
+        ) from None
     except BaseException:
         evidence.discard_quietly(store, stored)
         raise
     return item.id
+
+
+def _existing(extra: dict[str, Any]) -> dict[str, str]:
+    existing = extra.get("existing", {})
+    return {"Casefile-Existing-Evidence-Id": existing["id"]} if "id" in existing else {}
 
 
 def _fingerprint(store: ObjectStore, stored: StoredObject) -> Fingerprint:

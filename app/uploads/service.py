@@ -42,6 +42,9 @@ EXPIRY = timedelta(hours=24)
 LEASE = timedelta(seconds=30)  # how long a dead server's PATCH blocks its upload, at most
 RENEW_EVERY_S = 10.0  # three renewals per lease: one slow database round trip is no loss
 MAX_METADATA_PAIRS = 32
+# Server-side key of metadata_json: the problem that refused the upload's completion, kept so
+# that every later request says why (a client's own key of that name is refused at creation).
+REFUSED_KEY = "refused"
 
 
 class UploadNotFound(NotFound):
@@ -60,6 +63,25 @@ class UploadBusy(Conflict):
     slug, title = "upload-busy", "Another PATCH is writing to this upload"
 
 
+class CompletionRefused(AppError):
+    """The last PATCH completed a file that the case already holds.
+
+    Not 409: tus clients read 409 as "offset mismatch" and retry it (tus-js-client's and
+    Uppy's default), then HEAD the upload, and a HEAD claiming `Upload-Offset ==
+    Upload-Length` is success to them. 422 is retried by none of them, so the refusal and the
+    exhibit it names (`existing`) reach the user."""
+
+    status, slug, title = 422, "duplicate-evidence", "These bytes are already evidence in this case"
+
+
+class UploadRefused(AppError):
+    """A later request on an upload whose completion was refused: it is gone (410, as an
+    expired one), so a client resuming it starts a new upload, whose completion is refused in
+    turn with the exhibit named; none takes it for finished."""
+
+    status, slug, title = 410, "upload-refused", "The upload's completion was refused"
+
+
 @dataclass(frozen=True)
 class UploadView:
     id: uuid.UUID
@@ -74,6 +96,17 @@ class UploadView:
     @property
     def evidence_to_be(self) -> uuid.UUID:
         return uuid.UUID(self.metadata["evidence_id"])
+
+    @property
+    def refusal(self) -> UploadRefused | None:
+        """Why its completion was refused, for every request after the refusal."""
+        kept = self.metadata.get(REFUSED_KEY)
+        if kept is None:
+            return None
+        problem = json.loads(kept)
+        existing = problem.get("existing", {})
+        headers = {"Casefile-Existing-Evidence-Id": existing["id"]} if "id" in existing else {}
+        return UploadRefused(problem["detail"], headers=headers, extra={"existing": existing})
 
 
 def view(upload: Upload) -> UploadView:
@@ -256,6 +289,9 @@ def lease(
     until = now + LEASE
     with database.write_sessions.begin() as session:
         upload = load(session, principal, upload_id)
+        refusal = view(upload).refusal
+        if refusal is not None:
+            raise refusal
         if upload.evidence_id is not None or upload.received == upload.length:
             raise OffsetMismatch("This upload is complete.")
         if upload.received != offset:
@@ -311,6 +347,18 @@ def record_append(database: Database, hold: Hold, received: int, state: Resumabl
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise UploadBusy("The upload changed during this PATCH; ask for its offset again.")
+
+
+def refuse(database: Database, upload_id: uuid.UUID, detail: str, extra: dict[str, Any]) -> None:
+    """Remember why the upload's completion was refused (its bytes are discarded by then)."""
+    with database.write_sessions.begin() as session:
+        upload = session.get(Upload, upload_id, with_for_update=True)
+        if upload is None or upload.evidence_id is not None:
+            return
+        pairs = json.loads(upload.metadata_json)
+        pairs[REFUSED_KEY] = json.dumps({"detail": detail, **extra})
+        upload.metadata_json = json.dumps(pairs)
+        upload.updated_at = utcnow()
 
 
 def release(database: Database, hold: Hold) -> None:

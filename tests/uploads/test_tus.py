@@ -801,8 +801,9 @@ def test_zero_length_upload_completes_at_creation(
 def test_completing_a_duplicate_leaves_nothing_behind(
     tus: Tus, team: Team, store_probe: StoreProbe, db: DatabaseProbe
 ) -> None:
-    """The same bytes twice in one case are refused (409) when the last chunk arrives; the
-    placed object is discarded, so no row and no unreferenced original remain."""
+    """The same bytes twice in one case are refused (422, see test_tus_refusal) when the last
+    chunk arrives; the placed object is discarded, so no row and no unreferenced original
+    remain."""
     data = payload(PART_BYTES + MIB + 3, seed=8)
     first = multipart_upload(tus.http, team.lead, team.case_id, data, "first.bin")
     assert first.status_code == 201, first.text
@@ -812,7 +813,7 @@ def test_completing_a_duplicate_leaves_nothing_behind(
     path = tus.start(team.lead, team.case_id, len(data))
     assert tus.patch(team.lead, path, 0, data[:MIB]).status_code == 204
     answer = tus.patch(team.lead, path, MIB, data[MIB:])
-    assert answer.status_code == 409, answer.text
+    assert answer.status_code == 422, answer.text
     assert problem_type(answer) == "duplicate-evidence"
     assert "Casefile-Evidence-Id" not in answer.headers
 
@@ -823,6 +824,7 @@ def test_completing_a_duplicate_leaves_nothing_behind(
     assert store_probe.evidence_keys() == keys
     assert store_probe.temp_objects() == []
     head = tus.head(team.lead, path)
+    assert head.status_code == 410
     assert "Casefile-Evidence-Id" not in head.headers
 
 
@@ -834,7 +836,7 @@ def test_expired_duplicate_upload_is_purged_cleanly(
     data = payload(PART_BYTES + MIB + 3, seed=9)
     assert multipart_upload(tus.http, team.lead, team.case_id, data, "a").status_code == 201
     path = tus.start(team.lead, team.case_id, len(data))
-    assert tus.patch(team.lead, path, 0, data).status_code == 409
+    assert tus.patch(team.lead, path, 0, data).status_code == 422
     set_upload_expiry(settings, upload_id(path), datetime.now(UTC) - timedelta(seconds=1))
 
     answer = tus.create(team.lead, 4, metadata_header(case_id=team.case_id, filename="x"))
