@@ -49,6 +49,10 @@ class UploadTimeout(AppError):
     status, slug, title = 408, "upload-timeout", "The upload stalled"
 
 
+class ClientGone(MalformedUpload):
+    """The client disconnected before its body ended (nobody reads the answer: logged 499)."""
+
+
 class DigestMismatch(AppError):
     status, slug, title = 400, "digest-mismatch", "The content does not match its digest"
 
@@ -261,7 +265,7 @@ async def request_chunks(request: Request) -> AsyncIterator[bytes]:
                 f"No data for {stall:g} s; upload abandoned."
             ) from exc
         except ClientDisconnect as exc:
-            raise MalformedUpload("The client disconnected before the upload ended.") from exc
+            raise ClientGone("The client disconnected before the upload ended.") from exc
         if chunk:
             yield chunk
 

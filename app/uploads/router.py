@@ -28,7 +28,7 @@ from app.db import Database, DbSession, own_transactions, release_early
 from app.errors import AppError, Forbidden, PayloadTooLarge
 from app.evidence import service as evidence
 from app.evidence.commit import Ingest, commit_arrival
-from app.evidence.ingest import Fingerprint, request_chunks
+from app.evidence.ingest import ClientGone, Fingerprint, UploadTimeout, request_chunks
 from app.kit.idempotency import (
     IdempotencyClaim,
     IdempotentReplay,
@@ -284,7 +284,7 @@ async def append_upload(
     )
     try:
         async with _kept(database, hold):
-            received, state = await _append(request, store, upload, checksum, hold)
+            received, state, interrupted = await _append(request, store, upload, checksum, hold)
     except ObjectMissing as exc:  # terminated (its storage released) while this PATCH ran
         await run_in_threadpool(service.release, database, hold)
         raise service.UploadNotFound() from exc
@@ -306,6 +306,8 @@ async def append_upload(
     if received == upload.length:
         item_id = await run_in_threadpool(_complete, request, principal, upload, state)
         headers["Casefile-Evidence-Id"] = str(item_id)
+    if interrupted is not None:  # what arrived is kept and recorded; the PATCH still failed
+        raise interrupted
     return Response(status_code=204, headers=headers)
 
 
@@ -338,12 +340,21 @@ async def _append(
     upload: UploadView,
     checksum: tuple[str, bytes] | None,
     hold: service.Hold,
-) -> tuple[int, Any]:
+) -> tuple[int, Any, AppError | None]:
+    """Stream the body into the upload; return the new offset and state, and the
+    interruption, if the body was cut off (client gone, or silent past the stall timeout).
+
+    A cut-off body keeps what arrived (tus core: the server SHOULD accept partial data): the
+    store makes it as durable as a complete PATCH's bytes (local: fsynced; S3: the parts
+    already sent plus the rest as the upload's tail object), so the next HEAD offers it and the
+    client sends only the rest, instead of a whole large file again on every drop. Not with
+    Upload-Checksum: a partial body cannot be checked against it, so it is discarded."""
     appender = await run_in_threadpool(store.resumable_appender, upload.state, upload.received)
     room = upload.length - upload.received
     digest = CHECKSUMS[checksum[0]]() if checksum else None
     pending: list[Bytes] = []
     pending_bytes = written = 0
+    interrupted: AppError | None = None
 
     def write(pieces: Slice) -> None:
         for piece in pieces:
@@ -353,34 +364,40 @@ async def _append(
 
     slices = SliceWriter(write)
     try:
-        async for chunk in request_chunks(request):
-            written += len(chunk)
-            if written > room:
-                raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
-            if hold.lost:
-                raise service.UploadBusy(
-                    "This PATCH lost its hold on the upload; ask for its offset again."
+        try:
+            async for chunk in request_chunks(request):
+                written += len(chunk)
+                if written > room:
+                    raise PayloadTooLarge(f"This upload has room for {room} more bytes only.")
+                if hold.lost:
+                    raise service.UploadBusy(
+                        "This PATCH lost its hold on the upload; ask for its offset again."
+                    )
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= SLICE_BYTES:
+                    data, pending, pending_bytes = pending, [], 0
+                    await slices.send(data)
+        except (ClientGone, UploadTimeout) as cut:
+            if checksum is not None or written == 0 or hold.lost:
+                raise
+            interrupted = cut
+        with anyio.CancelScope(shield=interrupted is not None):
+            if pending:
+                await slices.send(pending)
+            await slices.finish()
+            if checksum is not None and digest is not None and digest.digest() != checksum[1]:
+                raise ChecksumMismatch(
+                    "Upload-Checksum does not match the bytes of this PATCH; they were discarded.",
+                    headers=TUS_HEADERS,
                 )
-            pending.append(chunk)
-            pending_bytes += len(chunk)
-            if pending_bytes >= SLICE_BYTES:
-                data, pending, pending_bytes = pending, [], 0
-                await slices.send(data)
-        if pending:
-            await slices.send(pending)
-        await slices.finish()
-        if checksum is not None and digest is not None and digest.digest() != checksum[1]:
-            raise ChecksumMismatch(
-                "Upload-Checksum does not match the bytes of this PATCH; they were discarded.",
-                headers=TUS_HEADERS,
-            )
-        state, end = await run_in_threadpool(appender.finish)
+            state, end = await run_in_threadpool(appender.finish)
     except BaseException:
         await slices.settle()
         with anyio.CancelScope(shield=True):  # even when the request itself is cancelled
             await run_in_threadpool(appender.abort)
         raise
-    return end, state
+    return end, state, interrupted
 
 
 def _whole_number(header: str) -> bool:
