@@ -35,3 +35,13 @@ def test_wheel_carries_swagger_ui(built_wheel: tuple[Path, str]) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"):
         assert f"app/static/swagger-ui/{asset}" in names
+
+
+def test_building_warns_of_nothing_about_the_licence(built_wheel: tuple[Path, str]) -> None:
+    wheel, output = built_wheel
+    assert "project.license" not in output  # setuptools' deprecation of the TOML table
+    assert "License classifiers are deprecated" not in output
+    metadata = zipfile.ZipFile(wheel).read(
+        next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    )
+    assert b"License-Expression: AGPL-3.0-or-later" in metadata
