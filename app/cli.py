@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError
 
+from app import __version__
 from app.audit import service as audit
 from app.audit.canonical import SYSTEM_CHAIN
 from app.audit.signing import (
@@ -27,12 +29,12 @@ from app.audit.signing import (
 from app.audit.verify import verify_all
 from app.config import Settings
 from app.db import Database, create_database
-from app.demo import load_demo
+from app.demo import DEMO_USERS, load_demo
 from app.errors import AppError
 from app.evidence.integrity import reconcile, verify_store
 from app.migrate import schema_is_current, upgrade_to_head
 from app.models.audit import AuditChain
-from app.models.user import GlobalRole
+from app.models.user import GlobalRole, User
 from app.protection.refresh import backfill, refresh_all
 from app.storage import StorageMisconfigured, open_object_store
 from app.users import service as users
@@ -41,6 +43,11 @@ from app.witnesses.service import reseal_identities
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+# Only these may start a new SQLite database (and say so); every other command refuses a
+# missing file instead of quietly making a second, empty database somewhere else.
+CREATING_COMMANDS = frozenset({"serve", "migrate"})
 
 
 class CommandError(Exception):
@@ -63,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"casefile: invalid configuration:\n{errors}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        _check_sqlite_file(settings, creates=args.command in CREATING_COMMANDS)
         code: int = args.handler(settings, args)
     except CommandError as exc:
         print(f"casefile: {exc}", file=sys.stderr)
@@ -75,11 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casefile", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"casefile {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations, then serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     serve.set_defaults(handler=_serve)
 
@@ -90,9 +103,16 @@ def _parser() -> argparse.ArgumentParser:
         dest="users_command", required=True
     )
     create = user_commands.add_parser("create", help="create a user and print its API token")
-    create.add_argument("name")
-    create.add_argument("--role", required=True, choices=[r.value for r in GlobalRole])
+    create.add_argument("name", help="the user's unique name")
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in GlobalRole], help="the global role"
+    )
     create.set_defaults(handler=_create_user)
+    listing = user_commands.add_parser(
+        "list", help="list every user: id, name, role, active (never tokens)"
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list_users)
 
     audit_commands = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
@@ -122,13 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     reconcile_parser = storage_commands.add_parser(
         "reconcile", help="compare the store with the database; --fix removes temp objects only"
     )
-    reconcile_parser.add_argument("--fix", action="store_true")
+    reconcile_parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="remove stale temporary objects and expired uploads (never an original)",
+    )
     reconcile_parser.set_defaults(handler=_storage_reconcile)
 
     bundle = commands.add_parser(
         "verify-bundle", help="verify a case bundle offline; non-zero exit naming the first problem"
     )
-    bundle.add_argument("file", type=Path, metavar="FILE.zip")
+    bundle.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle to verify")
     bundle.add_argument(
         "--public-key",
         action="append",
@@ -138,7 +162,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    demo = commands.add_parser("demo", help="load the demonstration data set (idempotent)")
+    demo = commands.add_parser(
+        "demo",
+        help="load the demonstration data set (idempotent) and issue its users new tokens",
+    )
+    demo.add_argument(
+        "--tokens-file",
+        type=Path,
+        metavar="PATH",
+        help="write the demo users' tokens to this new file (mode 0600) instead of stdout",
+    )
     demo.set_defaults(handler=_demo)
 
     key_commands = commands.add_parser("keys", help="encryption keys").add_subparsers(
@@ -250,6 +283,27 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     print(issued.secret)
+    return 0
+
+
+def _list_users(settings: Settings, args: argparse.Namespace) -> int:
+    """Read-only: opens the database without the signing key and records nothing."""
+    database = create_database(settings.database_url)
+    try:
+        _require_current_schema(database)
+        with database.read_sessions() as session:
+            rows = session.scalars(select(User).order_by(User.created_at, User.name)).all()
+            listed = [
+                {"id": str(u.id), "name": u.name, "role": u.role, "active": u.active} for u in rows
+            ]
+    finally:
+        database.dispose()
+    if args.json:
+        print(json.dumps(listed, indent=2))
+        return 0
+    print("id\tname\trole\tactive")
+    for user in listed:
+        print(f"{user['id']}\t{user['name']}\t{user['role']}\t{'yes' if user['active'] else 'no'}")
     return 0
 
 
@@ -381,19 +435,47 @@ def _print_bundle_report(facts: dict[str, Any], notes: list[str]) -> None:
         print(f"{'note':>10}: {note}")
 
 
-def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Tokens are stored only as hashes, so each run issues the demo users new ones (recorded in
+    the audit trail like any other) and shows them once."""
+    target: Path | None = args.tokens_file
+    if target is not None and target.exists():
+        raise CommandError(f"{target} exists: choose a new file for the tokens")
     keyring = _keyring(settings)
     database = _open_database(settings)
     store = open_object_store(settings)
     try:
         with database.write_sessions.begin() as session:
             created = load_demo(session, keyring, store)
+            tokens = []
+            for name, role in DEMO_USERS:
+                user = session.scalars(select(User).where(User.name == name)).one()
+                issued = users.issue_token(
+                    session, user_id=user.id, issued_by=None, label="demo", via="cli"
+                )
+                tokens.append(f"{name}\t{role.value}\t{issued.secret}\n")
     finally:
+        store.close()
         database.dispose()
     for line in created:
         print(f"created {line}", file=sys.stderr)
     print(f"demo data set loaded ({len(created)} new item(s))", file=sys.stderr)
+    if target is None:
+        sys.stdout.write("".join(tokens))
+    else:
+        _write_private(target, "".join(tokens))
+        print(f"tokens of {len(tokens)} demo user(s) written to {target}", file=sys.stderr)
     return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read: it holds bearer tokens."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot create {path}: {exc.strerror}") from exc
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def _rotate_identity_key(settings: Settings, _args: argparse.Namespace) -> int:
@@ -449,6 +531,20 @@ def _open_database(settings: Settings) -> Database:
         database.dispose()
         raise
     return database
+
+
+def _check_sqlite_file(settings: Settings, *, creates: bool) -> None:
+    if not settings.is_sqlite:
+        return
+    name = make_url(settings.database_url).database
+    if not name or name == ":memory:" or Path(name).exists():
+        return
+    if not creates:
+        raise CommandError(
+            f"no database at {name}: set CASEFILE_DATA_DIR (or CASEFILE_DATABASE_URL) to the "
+            "data of the running service, or run `casefile migrate` to start a new one"
+        )
+    print(f"casefile: starting a new, empty database at {name}", file=sys.stderr)
 
 
 def _pinned_keys(paths: list[Path]) -> dict[str, str]:
