@@ -325,11 +325,13 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             f"{summary['chains']} chains, {summary['events']} events, "
             f"{summary['checkpoints']} checkpoints checked"
         )
+    # The verdict is the command's result: stdout, unless stdout already holds the JSON report.
+    verdict = sys.stderr if args.json else sys.stdout
     if report.ok:
-        print("audit trail intact", file=sys.stderr)
+        print("audit trail intact", file=verdict)
         return 0
     for problem in report.problems:
-        print(f"BROKEN: {problem.describe()}", file=sys.stderr)
+        print(f"BROKEN: {problem.describe()}", file=verdict)
     return EXIT_FAILURE
 
 
@@ -356,12 +358,9 @@ def _storage_verify(settings: Settings, _args: argparse.Namespace) -> int:
         store.close()
         database.dispose()
     bad = [r for r in results if r.status != "intact"]
-    for result in bad:
-        print(
-            f"{result.status.upper()}: {result.exhibit_number} ({result.evidence_id})",
-            file=sys.stderr,
-        )
-    print(f"{len(results)} originals checked, {len(bad)} missing or altered", file=sys.stderr)
+    for result in bad:  # the verdict, on stdout
+        print(f"{result.status.upper()}: {result.exhibit_number} ({result.evidence_id})")
+    print(f"{len(results)} originals checked, {len(bad)} missing or altered")
     return EXIT_FAILURE if bad else 0
 
 
@@ -375,17 +374,17 @@ def _storage_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
         database.dispose()
-    for key in report.orphan_objects:
-        print(f"ORPHAN OBJECT (no evidence row): {key}", file=sys.stderr)
+    for key in report.orphan_objects:  # findings and verdict on stdout, what --fix did on stderr
+        print(f"ORPHAN OBJECT (no evidence row): {key}")
     for missing in report.missing_objects:
-        print(f"MISSING OBJECT (row without its original): {missing}", file=sys.stderr)
+        print(f"MISSING OBJECT (row without its original): {missing}")
     if args.fix:
         print(
             f"removed {report.purged_temp_objects} stale temp object(s) and "
             f"{report.purged_uploads} expired upload(s)",
             file=sys.stderr,
         )
-    print("consistent" if report.clean else "inconsistent", file=sys.stderr)
+    print("consistent" if report.clean else "inconsistent")
     return 0 if report.clean else EXIT_FAILURE
 
 
@@ -400,10 +399,12 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         _print_bundle_report(report.facts, report.notes)
+    # The verdict is the command's result: stdout, unless stdout already holds the JSON report.
+    verdict = sys.stderr if args.json else sys.stdout
     if report.ok:
-        print("OK: the bundle is intact and signed by its key", file=sys.stderr)
+        print("OK: the bundle is intact and signed by its key", file=verdict)
         return 0
-    print(f"FAILED: {report.problems[0]}", file=sys.stderr)
+    print(f"FAILED: {report.problems[0]}", file=verdict)
     return EXIT_FAILURE
 
 
