@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"casefile: invalid configuration:\n{errors}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        _check_sqlite_file(settings, creates=args.command in CREATING_COMMANDS)
+        if getattr(args, "needs_database", True):
+            _check_sqlite_file(settings, creates=args.command in CREATING_COMMANDS)
         code: int = args.handler(settings, args)
     except CommandError as exc:
         print(f"casefile: {exc}", file=sys.stderr)
@@ -181,6 +182,18 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-identity", help="add a new identity key and re-encrypt every witness identity"
     )
     rotate.set_defaults(handler=_rotate_identity_key)
+    public = key_commands.add_parser(
+        "public",
+        help="print the public key that signs bundles and checkpoints (PEM, byte-identical to a "
+        "bundle's public-key.pem): the key a court pins with --public-key",
+    )
+    public.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="write the key to this new file instead of stdout",
+    )
+    public.set_defaults(handler=_public_key, needs_database=False)
 
     protection_commands = commands.add_parser(
         "protection", help="witness protection in free text"
@@ -477,6 +490,27 @@ def _write_private(path: Path, text: str) -> None:
         raise CommandError(f"cannot create {path}: {exc.strerror}") from exc
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
+
+
+def _public_key(settings: Settings, args: argparse.Namespace) -> int:
+    """Never creates a key: a new one would sign nothing the service has signed."""
+    signer = _existing_signer(settings)
+    if signer is None:
+        raise CommandError(
+            f"no signing key at {settings.signing_key_file}: set CASEFILE_DATA_DIR (or "
+            "CASEFILE_SIGNING_KEY_FILE) to the service's, or start `casefile serve` once"
+        )
+    target: Path | None = args.output
+    if target is None:
+        sys.stdout.write(signer.public_pem)
+    else:
+        try:
+            with target.open("x") as file:
+                file.write(signer.public_pem)
+        except OSError as exc:
+            raise CommandError(f"cannot create {target}: {exc.strerror}") from exc
+    print(f"key id {signer.key_id}", file=sys.stderr)
+    return 0
 
 
 def _rotate_identity_key(settings: Settings, _args: argparse.Namespace) -> int:
