@@ -22,7 +22,8 @@ RUN pip install --no-deps . \
     && mkdir -p /var/lib/casefile && chown casefile /var/lib/casefile
 
 USER casefile
-ENV CASEFILE_SIGNING_KEY_FILE=/var/lib/casefile/keys/signing-key.pem \
+ENV CASEFILE_DATA_DIR=/var/lib/casefile \
+    CASEFILE_SIGNING_KEY_FILE=/var/lib/casefile/keys/signing-key.pem \
     CASEFILE_IDENTITY_KEY_FILE=/var/lib/casefile/keys/identity-key \
     CASEFILE_DATABASE_URL=sqlite:////var/lib/casefile/casefile.db \
     CASEFILE_STORAGE_URL=file:///var/lib/casefile/objects

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError
 
+from app import __version__
 from app.audit import service as audit
 from app.audit.canonical import SYSTEM_CHAIN
 from app.audit.signing import (
@@ -27,12 +29,12 @@ from app.audit.signing import (
 from app.audit.verify import verify_all
 from app.config import Settings
 from app.db import Database, create_database
-from app.demo import load_demo
+from app.demo import DEMO_USERS, load_demo
 from app.errors import AppError
 from app.evidence.integrity import reconcile, verify_store
 from app.migrate import schema_is_current, upgrade_to_head
 from app.models.audit import AuditChain
-from app.models.user import GlobalRole
+from app.models.user import GlobalRole, User
 from app.protection.refresh import backfill, refresh_all
 from app.storage import StorageMisconfigured, open_object_store
 from app.users import service as users
@@ -41,6 +43,11 @@ from app.witnesses.service import reseal_identities
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+# Only these may start a new SQLite database (and say so); every other command refuses a
+# missing file instead of quietly making a second, empty database somewhere else.
+CREATING_COMMANDS = frozenset({"serve", "migrate"})
 
 
 class CommandError(Exception):
@@ -63,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"casefile: invalid configuration:\n{errors}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if getattr(args, "needs_database", True):
+            _check_sqlite_file(settings, creates=args.command in CREATING_COMMANDS)
         code: int = args.handler(settings, args)
     except CommandError as exc:
         print(f"casefile: {exc}", file=sys.stderr)
@@ -75,11 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casefile", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"casefile {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations, then serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     serve.set_defaults(handler=_serve)
 
@@ -90,9 +104,16 @@ def _parser() -> argparse.ArgumentParser:
         dest="users_command", required=True
     )
     create = user_commands.add_parser("create", help="create a user and print its API token")
-    create.add_argument("name")
-    create.add_argument("--role", required=True, choices=[r.value for r in GlobalRole])
+    create.add_argument("name", help="the user's unique name")
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in GlobalRole], help="the global role"
+    )
     create.set_defaults(handler=_create_user)
+    listing = user_commands.add_parser(
+        "list", help="list every user: id, name, role, active (never tokens)"
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list_users)
 
     audit_commands = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
@@ -122,13 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     reconcile_parser = storage_commands.add_parser(
         "reconcile", help="compare the store with the database; --fix removes temp objects only"
     )
-    reconcile_parser.add_argument("--fix", action="store_true")
+    reconcile_parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="remove stale temporary objects and expired uploads (never an original)",
+    )
     reconcile_parser.set_defaults(handler=_storage_reconcile)
 
     bundle = commands.add_parser(
         "verify-bundle", help="verify a case bundle offline; non-zero exit naming the first problem"
     )
-    bundle.add_argument("file", type=Path, metavar="FILE.zip")
+    bundle.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle to verify")
     bundle.add_argument(
         "--public-key",
         action="append",
@@ -138,7 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    demo = commands.add_parser("demo", help="load the demonstration data set (idempotent)")
+    demo = commands.add_parser(
+        "demo",
+        help="load the demonstration data set (idempotent) and issue its users new tokens",
+    )
+    demo.add_argument(
+        "--tokens-file",
+        type=Path,
+        metavar="PATH",
+        help="write the demo users' tokens to this new file (mode 0600) instead of stdout",
+    )
     demo.set_defaults(handler=_demo)
 
     key_commands = commands.add_parser("keys", help="encryption keys").add_subparsers(
@@ -148,6 +182,18 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-identity", help="add a new identity key and re-encrypt every witness identity"
     )
     rotate.set_defaults(handler=_rotate_identity_key)
+    public = key_commands.add_parser(
+        "public",
+        help="print the public key that signs bundles and checkpoints (PEM, byte-identical to a "
+        "bundle's public-key.pem): the key a court pins with --public-key",
+    )
+    public.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="write the key to this new file instead of stdout",
+    )
+    public.set_defaults(handler=_public_key, needs_database=False)
 
     protection_commands = commands.add_parser(
         "protection", help="witness protection in free text"
@@ -253,6 +299,27 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_users(settings: Settings, args: argparse.Namespace) -> int:
+    """Read-only: opens the database without the signing key and records nothing."""
+    database = create_database(settings.database_url)
+    try:
+        _require_current_schema(database)
+        with database.read_sessions() as session:
+            rows = session.scalars(select(User).order_by(User.created_at, User.name)).all()
+            listed = [
+                {"id": str(u.id), "name": u.name, "role": u.role, "active": u.active} for u in rows
+            ]
+    finally:
+        database.dispose()
+    if args.json:
+        print(json.dumps(listed, indent=2))
+        return 0
+    print("id\tname\trole\tactive")
+    for user in listed:
+        print(f"{user['id']}\t{user['name']}\t{user['role']}\t{'yes' if user['active'] else 'no'}")
+    return 0
+
+
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     pinned = _pinned_keys(args.public_key) if args.public_key else None
     signer = _existing_signer(settings)
@@ -271,11 +338,13 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             f"{summary['chains']} chains, {summary['events']} events, "
             f"{summary['checkpoints']} checkpoints checked"
         )
+    # The verdict is the command's result: stdout, unless stdout already holds the JSON report.
+    verdict = sys.stderr if args.json else sys.stdout
     if report.ok:
-        print("audit trail intact", file=sys.stderr)
+        print("audit trail intact", file=verdict)
         return 0
     for problem in report.problems:
-        print(f"BROKEN: {problem.describe()}", file=sys.stderr)
+        print(f"BROKEN: {problem.describe()}", file=verdict)
     return EXIT_FAILURE
 
 
@@ -302,12 +371,9 @@ def _storage_verify(settings: Settings, _args: argparse.Namespace) -> int:
         store.close()
         database.dispose()
     bad = [r for r in results if r.status != "intact"]
-    for result in bad:
-        print(
-            f"{result.status.upper()}: {result.exhibit_number} ({result.evidence_id})",
-            file=sys.stderr,
-        )
-    print(f"{len(results)} originals checked, {len(bad)} missing or altered", file=sys.stderr)
+    for result in bad:  # the verdict, on stdout
+        print(f"{result.status.upper()}: {result.exhibit_number} ({result.evidence_id})")
+    print(f"{len(results)} originals checked, {len(bad)} missing or altered")
     return EXIT_FAILURE if bad else 0
 
 
@@ -321,17 +387,17 @@ def _storage_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
         database.dispose()
-    for key in report.orphan_objects:
-        print(f"ORPHAN OBJECT (no evidence row): {key}", file=sys.stderr)
+    for key in report.orphan_objects:  # findings and verdict on stdout, what --fix did on stderr
+        print(f"ORPHAN OBJECT (no evidence row): {key}")
     for missing in report.missing_objects:
-        print(f"MISSING OBJECT (row without its original): {missing}", file=sys.stderr)
+        print(f"MISSING OBJECT (row without its original): {missing}")
     if args.fix:
         print(
             f"removed {report.purged_temp_objects} stale temp object(s) and "
             f"{report.purged_uploads} expired upload(s)",
             file=sys.stderr,
         )
-    print("consistent" if report.clean else "inconsistent", file=sys.stderr)
+    print("consistent" if report.clean else "inconsistent")
     return 0 if report.clean else EXIT_FAILURE
 
 
@@ -346,10 +412,12 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         _print_bundle_report(report.facts, report.notes)
+    # The verdict is the command's result: stdout, unless stdout already holds the JSON report.
+    verdict = sys.stderr if args.json else sys.stdout
     if report.ok:
-        print("OK: the bundle is intact and signed by its key", file=sys.stderr)
+        print("OK: the bundle is intact and signed by its key", file=verdict)
         return 0
-    print(f"FAILED: {report.problems[0]}", file=sys.stderr)
+    print(f"FAILED: {report.problems[0]}", file=verdict)
     return EXIT_FAILURE
 
 
@@ -381,18 +449,67 @@ def _print_bundle_report(facts: dict[str, Any], notes: list[str]) -> None:
         print(f"{'note':>10}: {note}")
 
 
-def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Tokens are stored only as hashes, so each run issues the demo users new ones (recorded in
+    the audit trail like any other) and shows them once."""
+    target: Path | None = args.tokens_file
+    if target is not None and target.exists():
+        raise CommandError(f"{target} exists: choose a new file for the tokens")
     keyring = _keyring(settings)
     database = _open_database(settings)
     store = open_object_store(settings)
     try:
         with database.write_sessions.begin() as session:
             created = load_demo(session, keyring, store)
+            tokens = []
+            for name, role in DEMO_USERS:
+                user = session.scalars(select(User).where(User.name == name)).one()
+                issued = users.issue_token(
+                    session, user_id=user.id, issued_by=None, label="demo", via="cli"
+                )
+                tokens.append(f"{name}\t{role.value}\t{issued.secret}\n")
     finally:
+        store.close()
         database.dispose()
     for line in created:
         print(f"created {line}", file=sys.stderr)
     print(f"demo data set loaded ({len(created)} new item(s))", file=sys.stderr)
+    if target is None:
+        sys.stdout.write("".join(tokens))
+    else:
+        _write_private(target, "".join(tokens))
+        print(f"tokens of {len(tokens)} demo user(s) written to {target}", file=sys.stderr)
+    return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read: it holds bearer tokens."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot create {path}: {exc.strerror}") from exc
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
+def _public_key(settings: Settings, args: argparse.Namespace) -> int:
+    """Never creates a key: a new one would sign nothing the service has signed."""
+    signer = _existing_signer(settings)
+    if signer is None:
+        raise CommandError(
+            f"no signing key at {settings.signing_key_file}: set CASEFILE_DATA_DIR (or "
+            "CASEFILE_SIGNING_KEY_FILE) to the service's, or start `casefile serve` once"
+        )
+    target: Path | None = args.output
+    if target is None:
+        sys.stdout.write(signer.public_pem)
+    else:
+        try:
+            with target.open("x") as file:
+                file.write(signer.public_pem)
+        except OSError as exc:
+            raise CommandError(f"cannot create {target}: {exc.strerror}") from exc
+    print(f"key id {signer.key_id}", file=sys.stderr)
     return 0
 
 
@@ -449,6 +566,20 @@ def _open_database(settings: Settings) -> Database:
         database.dispose()
         raise
     return database
+
+
+def _check_sqlite_file(settings: Settings, *, creates: bool) -> None:
+    if not settings.is_sqlite:
+        return
+    name = make_url(settings.database_url).database
+    if not name or name == ":memory:" or Path(name).exists():
+        return
+    if not creates:
+        raise CommandError(
+            f"no database at {name}: set CASEFILE_DATA_DIR (or CASEFILE_DATABASE_URL) to the "
+            "data of the running service, or run `casefile migrate` to start a new one"
+        )
+    print(f"casefile: starting a new, empty database at {name}", file=sys.stderr)
 
 
 def _pinned_keys(paths: list[Path]) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +14,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.kit.forwarded import IPNetwork, ProxyHeader, parse_networks
 
 GIB = 1024**3
+
+
+def default_data_dir() -> Path:
+    """Where an embedded setup keeps everything when `CASEFILE_DATA_DIR` is unset: the user's
+    data directory (`$XDG_DATA_HOME/casefile`, else `~/.local/share/casefile`), the same from
+    whichever folder a command is run, so no command quietly starts a second, empty database."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "casefile"
+
+
+# The local paths derived from the data directory when not set one by one.
+DATA_DIR_DEFAULTS: dict[str, Callable[[Path], str | Path]] = {
+    "database_url": lambda d: f"sqlite:///{d / 'casefile.db'}",
+    "storage_url": lambda d: f"file://{d / 'objects'}",
+    "signing_key_file": lambda d: d / "signing-key.pem",
+    "identity_key_file": lambda d: d / "identity-key",
+}
 
 
 class StorageLocation:
@@ -48,14 +67,17 @@ class Settings(BaseSettings):
     )
 
     # -- persistence -------------------------------------------------------------------------
-    database_url: str = "sqlite:///./casefile-data/casefile.db"
-    storage_url: str = "file://./casefile-data/objects"
+    # The one folder of an embedded setup: the SQLite file, local objects and keys live under
+    # it unless their own variables say otherwise. Always absolute once read.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    storage_url: str = ""
     s3_endpoint_url: str | None = None
     s3_object_lock_days: Annotated[int, Field(gt=0, le=36500)] | None = None
 
     # -- keys ----------------------------------------------------------------------------------
-    signing_key_file: Path = Path("./casefile-data/signing-key.pem")
-    identity_key_file: Path = Path("./casefile-data/identity-key")
+    signing_key_file: Path = Path()
+    identity_key_file: Path = Path()
 
     # -- limits --------------------------------------------------------------------------------
     max_upload_bytes: Annotated[int, Field(gt=0)] = 20 * GIB
@@ -67,6 +89,19 @@ class Settings(BaseSettings):
     # blocks); empty: nobody's, the socket's peer is the client (app/kit/forwarded.py).
     trusted_proxies: str = ""
     proxy_header: ProxyHeader = "x-forwarded-for"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_under_data_dir(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        data_dir = Path(values.get("data_dir") or default_data_dir()).expanduser().absolute()
+        values["data_dir"] = data_dir
+        for name, derive in DATA_DIR_DEFAULTS.items():
+            if not values.get(name):
+                values[name] = derive(data_dir)
+        return values
 
     @field_validator("database_url")
     @classmethod

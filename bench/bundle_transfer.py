@@ -157,7 +157,9 @@ def verify(path: Path) -> str:
         [casefile, "verify-bundle", str(path)], capture_output=True, text=True, check=False
     )
     path.unlink()
-    return "verified ✔" if result.returncode == 0 else f"FAILED: {result.stderr.strip()}"
+    # The verdict is the last line on stdout; a refusal to run is on stderr.
+    lines = (result.stdout.strip() or result.stderr.strip()).splitlines()[-1:]
+    return "verified ✔" if result.returncode == 0 else (lines[0] if lines else "FAILED")
 
 
 def run(args: argparse.Namespace, work: Path) -> list[str]:

@@ -34,6 +34,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.auth.dependencies import is_public_endpoint
+from app.docs_ui import DOCS_ROUTES
 from tests.fixtures.api import GANJA, MARTUNI, Actor, DatabaseProbe, MakeUser
 
 RouteKey = tuple[str, str]  # (HTTP method, path template exactly as in the app's route table)
@@ -718,6 +719,7 @@ def route_table(app: FastAPI) -> RouteTable:
             app.docs_url,
             app.redoc_url,
             app.swagger_ui_oauth2_redirect_url,
+            *DOCS_ROUTES,
         )
         if path
     }

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from app.config import Settings
 
 CONTRACT_VARIABLES = {
+    "data_dir",
     "database_url",
     "storage_url",
     "s3_endpoint_url",
@@ -34,14 +35,37 @@ def test_exactly_the_contract_variables() -> None:
 def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CONTRACT_VARIABLES:
         monkeypatch.delenv(f"CASEFILE_{name.upper()}", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", "/srv/people/data")
     defaults = settings()
-    assert defaults.database_url == "sqlite:///./casefile-data/casefile.db"
+    # One absolute folder, whatever the working directory (issue 15).
+    assert defaults.data_dir == Path("/srv/people/data/casefile")
+    assert defaults.database_url == "sqlite:////srv/people/data/casefile/casefile.db"
     assert defaults.storage.scheme == "file"
-    assert defaults.storage.path == Path("casefile-data/objects")
+    assert defaults.storage.path == Path("/srv/people/data/casefile/objects")
+    assert defaults.signing_key_file == Path("/srv/people/data/casefile/signing-key.pem")
+    assert defaults.identity_key_file == Path("/srv/people/data/casefile/identity-key")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert settings().data_dir == Path.home() / ".local" / "share" / "casefile"
     assert defaults.max_upload_bytes == 20 * 1024**3
     assert defaults.s3_object_lock_days is None
     assert defaults.body_stall_seconds == 60
     assert defaults.trusted_proxy_networks == ()  # nobody's forwarding header is believed
+
+
+def test_the_data_directory_holds_every_local_path_not_set_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in CONTRACT_VARIABLES:
+        monkeypatch.delenv(f"CASEFILE_{name.upper()}", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CASEFILE_DATA_DIR", "relative/data")
+    monkeypatch.setenv("CASEFILE_SIGNING_KEY_FILE", "/keys/signing.pem")
+    chosen = settings()
+    assert chosen.data_dir == tmp_path / "relative" / "data"  # made absolute once, at start
+    assert chosen.database_url == f"sqlite:///{tmp_path}/relative/data/casefile.db"
+    assert chosen.storage.path == tmp_path / "relative" / "data" / "objects"
+    assert chosen.identity_key_file == tmp_path / "relative" / "data" / "identity-key"
+    assert chosen.signing_key_file == Path("/keys/signing.pem")  # set alone: kept
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

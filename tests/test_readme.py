@@ -42,6 +42,7 @@ def test_the_run_command_serves_the_api_and_its_docs(tmp_path: Path) -> None:
     port = free_port()
     # A clean environment and an empty working directory: the embedded default, from nothing.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEFILE_", "AWS_"))}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # the default data directory, empty
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, str(ROOT / run_command[1]), *run_command[2:], "--port", str(port)],
         cwd=tmp_path,
@@ -72,8 +73,8 @@ def test_the_run_command_serves_the_api_and_its_docs(tmp_path: Path) -> None:
         assert "swagger" in docs.text.lower()
         me = httpx.get(f"{base}/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["role"] == "admin"
-        assert (tmp_path / "casefile-data" / "casefile.db").is_file()
-        assert (tmp_path / "casefile-data" / "objects").is_dir()
+        assert (tmp_path / "data" / "casefile" / "casefile.db").is_file()
+        assert (tmp_path / "data" / "casefile" / "objects").is_dir()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

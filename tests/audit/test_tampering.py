@@ -51,7 +51,8 @@ class Trail:
 
     def verify(self, *args: str) -> tuple[int, str]:
         result = casefile("audit", "verify", *args, env=environment(self.settings))
-        return result.returncode, result.stderr
+        # The verdict (`BROKEN: …`) is on stdout, a refusal to run on stderr.
+        return result.returncode, result.stdout + result.stderr
 
 
 class bypassed_triggers:  # noqa: N801 - used as a context manager
@@ -105,6 +106,7 @@ def expect_broken(trail: Trail, seq: int | None, kind: str, *args: str) -> str:
     code, report = trail.verify(*args)
     assert code == 1, report
     first = next(line for line in report.splitlines() if line.startswith("BROKEN"))
+    assert "BROKEN" not in casefile("audit", "verify", env=environment(trail.settings)).stderr
     where = f"chain {trail.chain}" + (f" seq {seq}" if seq is not None else "")
     assert first.startswith(f"BROKEN: {where}: {kind}"), first
     return first

@@ -204,7 +204,8 @@ def test_a_bundle_passes_coreutils_openssl_and_the_verifier(
     result = verify_cli(path, "--public-key", str(key), cwd=tmp_path / "elsewhere")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tmp_path / "elsewhere" / "casefile-data").exists()  # needs no server state
-    assert "OK: the bundle is intact" in result.stderr
+    assert "OK: the bundle is intact" in result.stdout  # the verdict, on stdout (issue 15)
+    assert result.stderr == ""
     assert "exhibits: 4 listed, 3 files" in result.stdout
 
 

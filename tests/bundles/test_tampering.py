@@ -162,8 +162,9 @@ def test_the_command_exits_non_zero_naming_the_problem(dossier: Dossier, tmp_pat
     path = forged.save(tmp_path / "forged.zip")
     result = verify_cli(path, cwd=tmp_path)
     assert result.returncode == 1
-    assert "FAILED: testimonies/" in result.stderr
-    assert "SHA-256" in result.stderr
+    assert "FAILED: testimonies/" in result.stdout  # the verdict, on stdout (issue 15)
+    assert "SHA-256" in result.stdout
+    assert result.stderr == ""
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(b"not a zip at all")
     result = verify_cli(garbage, "--json", cwd=tmp_path)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from app.docs_ui import DOCS_ROUTES
 from tests.fixtures.api import Actor
 from tests.protection.corpus import VARIANTS
 from tests.protection.world import MAIN_TAG, World
@@ -239,7 +240,13 @@ assert len(VARIANTS) > 10  # the walk's world writes every variant (corpus.py)
 def app_routes(app: FastAPI) -> tuple[set[RouteKey], list[str]]:
     """The app's API routes (as the access matrix walks them), and anything else that is not
     documentation (nobody decided on it)."""
-    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    docs = {
+        app.openapi_url,
+        app.docs_url,
+        app.redoc_url,
+        app.swagger_ui_oauth2_redirect_url,
+        *DOCS_ROUTES,
+    }
     routes: set[RouteKey] = set()
     unknown: list[str] = []
     for context in iter_route_contexts(app.routes):

@@ -78,12 +78,12 @@ def test_a_clean_store_verifies_and_reconciles(
 
     checked = casefile("storage", "verify", env=env)
     assert checked.returncode == 0, checked.stderr
-    assert "2 originals checked, 0 missing or altered" in checked.stderr
+    assert "2 originals checked, 0 missing or altered" in checked.stdout
     assert verified(client, team) == {"MRT-0001": "intact", "MRT-0002": "intact"}
 
     reconciled = casefile("storage", "reconcile", env=env)
     assert reconciled.returncode == 0, reconciled.stderr
-    assert "consistent" in reconciled.stderr.splitlines()[-1]
+    assert "consistent" in reconciled.stdout.splitlines()[-1]
 
 
 def test_verify_names_altered_and_missing_originals(
@@ -103,10 +103,10 @@ def test_verify_names_altered_and_missing_originals(
 
     checked = casefile("storage", "verify", env=env)
     assert checked.returncode == 1, checked.stderr
-    assert f"ALTERED: MRT-0001 ({altered['id']})" in checked.stderr
-    assert f"MISSING: MRT-0002 ({missing['id']})" in checked.stderr
-    assert "MRT-0003" not in checked.stderr
-    assert "3 originals checked, 2 missing or altered" in checked.stderr
+    assert f"ALTERED: MRT-0001 ({altered['id']})" in checked.stdout
+    assert f"MISSING: MRT-0002 ({missing['id']})" in checked.stdout
+    assert "MRT-0003" not in checked.stdout
+    assert "3 originals checked, 2 missing or altered" in checked.stdout
     assert verified(client, team) == {
         "MRT-0001": "altered",
         "MRT-0002": "missing",
@@ -134,9 +134,9 @@ def test_reconcile_reports_an_orphan_and_fix_keeps_it(
     for args in (("reconcile",), ("reconcile", "--fix")):
         answer = casefile("storage", *args, env=env)
         assert answer.returncode == 1, answer.stderr
-        assert f"ORPHAN OBJECT (no evidence row): {orphan}" in answer.stderr
-        assert "MISSING OBJECT" not in answer.stderr
-        assert "inconsistent" in answer.stderr.splitlines()[-1]
+        assert f"ORPHAN OBJECT (no evidence row): {orphan}" in answer.stdout
+        assert "MISSING OBJECT" not in answer.stdout
+        assert "inconsistent" in answer.stdout.splitlines()[-1]
     assert orphan in store_probe.evidence_keys()
 
 
@@ -151,9 +151,9 @@ def test_reconcile_lists_a_row_whose_original_is_missing(
 
     answer = casefile("storage", "reconcile", "--fix", env=env)
     assert answer.returncode == 1, answer.stderr
-    assert f"MISSING OBJECT (row without its original): MRT-0002 {key_of(lost)}" in answer.stderr
-    assert key_of(kept) not in answer.stderr
-    assert "ORPHAN OBJECT" not in answer.stderr
+    assert f"MISSING OBJECT (row without its original): MRT-0002 {key_of(lost)}" in answer.stdout
+    assert key_of(kept) not in answer.stdout
+    assert "ORPHAN OBJECT" not in answer.stdout
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -202,7 +202,7 @@ def test_fix_keeps_a_fresh_s3_multipart_upload(
     answer = casefile("storage", "reconcile", "--fix", env=env)
     assert answer.returncode == 0, answer.stderr
     assert "removed 0 stale temp object(s)" in answer.stderr
-    assert "ORPHAN" not in answer.stderr
+    assert "ORPHAN" not in answer.stdout
     assert key in store_probe.multipart_keys()
 
 
