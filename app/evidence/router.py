@@ -33,6 +33,7 @@ from app.evidence.filenames import content_disposition
 from app.evidence.ingest import MAX_FORM_BYTES, check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
 from app.kit.etag import IfMatch, etag_for, require_match
+from app.kit.head import is_head
 from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
 from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
 from app.kit.pipeline import read_ahead
@@ -248,17 +249,28 @@ def get_evidence_content(
         request.headers.get("range"), item.size, request.headers.get("if-range"), etag
     )
     store: ObjectStore = request.app.state.object_store
+    head = is_head(request)
+    body: Iterator[bytes] = iter(())
+    first = b""
     try:
-        body = _stream(store, item, byte_range)
-        first = next(body, b"")  # reach the store before answering, so failures are problems
+        if head:
+            # The headers come from the stored size and digest; the store is only asked
+            # whether the object is there (no byte of it is read), so a HEAD of a lost
+            # original is the GET's problem too. No download is recorded: a HEAD shows what
+            # reading the item's metadata shows (docs/operations.md, HTTP).
+            _check_present(store, item)
+        else:
+            body = _stream(store, item, byte_range)
+            first = next(body, b"")  # reach the store before answering: failures are problems
     except ObjectMissing as exc:
         raise OriginalMissing() from exc
-    service.record_download(
-        session,
-        access=access,
-        item=item,
-        byte_range=(byte_range.start, byte_range.end) if byte_range else None,
-    )
+    if not head:
+        service.record_download(
+            session,
+            access=access,
+            item=item,
+            byte_range=(byte_range.start, byte_range.end) if byte_range else None,
+        )
     headers = {
         **ORIGINAL_HEADERS,
         "ETag": etag,
@@ -287,6 +299,12 @@ ORIGINAL_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def _check_present(store: ObjectStore, item: EvidenceItem) -> None:
+    """Raise ObjectMissing unless the original is stored (its metadata, not its bytes)."""
+    if item.size:
+        store.size(item.object_key, version_id=item.object_version)
 
 
 def _stream(
