@@ -94,7 +94,7 @@ def get_case_bundle(
             "Content-Length": str(bundle.size),
             "Content-Disposition": content_disposition(f"{name}.zip"),
             "Casefile-Bundle-Id": bundle.bundle_id,
-            "Cache-Control": "no-store",
+            "Cache-Control": "private, no-store",
         },
     )
 
@@ -104,7 +104,7 @@ def _head_answer() -> Response:
     the size and the bundle's id exist only once a bundle is built (and its export recorded),
     so they are left out, as RFC 9110 §9.3.2 allows for fields determined while generating."""
     return StreamingResponse(
-        iter(()), media_type="application/zip", headers={"Cache-Control": "no-store"}
+        iter(()), media_type="application/zip", headers={"Cache-Control": "private, no-store"}
     )
 
 

@@ -32,6 +32,7 @@ from app.evidence.content import ByteRange, parse_range, repr_digest, strong_eta
 from app.evidence.filenames import content_disposition
 from app.evidence.ingest import MAX_FORM_BYTES, check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
+from app.kit.conditional import http_date, is_not_modified, not_modified
 from app.kit.etag import IfMatch, etag_for, require_match
 from app.kit.head import is_head
 from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
@@ -245,6 +246,21 @@ def get_evidence_content(
 ) -> Response:
     item, access = _item_access(session, principal, evidence_id, CasePermission.READ)
     etag = strong_etag(item.sha256)
+    headers = {
+        **ORIGINAL_HEADERS,
+        "ETag": etag,
+        "Last-Modified": http_date(item.uploaded_at),
+        # An original never changes, but whether this caller may still read it does: a
+        # private cache may keep it and must ask again (a 304 costs no byte) before each use.
+        "Cache-Control": "private, no-cache",
+        "Repr-Digest": repr_digest(item.sha256),
+        "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
+        "Accept-Ranges": "bytes",
+    }
+    if is_not_modified(request, etag, item.uploaded_at):
+        # Before Range and before the store (RFC 9110 §13.2.2); the client holds the bytes
+        # from a download that was recorded, and this reveals none: nothing is recorded.
+        return not_modified(headers.items())
     byte_range = parse_range(
         request.headers.get("range"), item.size, request.headers.get("if-range"), etag
     )
@@ -271,14 +287,7 @@ def get_evidence_content(
             item=item,
             byte_range=(byte_range.start, byte_range.end) if byte_range else None,
         )
-    headers = {
-        **ORIGINAL_HEADERS,
-        "ETag": etag,
-        "Repr-Digest": repr_digest(item.sha256),
-        "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(byte_range.length if byte_range else item.size),
-    }
+    headers["Content-Length"] = str(byte_range.length if byte_range else item.size)
     status = 200
     if byte_range is not None:
         headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{item.size}"

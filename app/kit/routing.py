@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.before_body import authenticate_before_body
 from app.errors import PayloadTooLarge, RequestBodyStalled
+from app.kit.conditional import conditional_json
 from app.kit.head import as_get
 from app.kit.json_body import loads_unique
 from app.kit.lanes import list_lane
@@ -135,7 +136,8 @@ class LimitedBodyRoute(APIRoute):
                 await bounded.body()
                 if _is_json(request):
                     await _refuse_duplicate_keys(bounded)
-            return await handler(bounded)
+            # Conditional GET in one place, for every JSON resource with an ETag.
+            return conditional_json(bounded, await handler(bounded))
 
         return limited
 
