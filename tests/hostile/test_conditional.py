@@ -121,6 +121,8 @@ def test_a_right_taken_away_ends_revalidation(
     path = _resources(world)["witness"]
     named = _get(client, path, viewer)
     assert "Anahit" in named.text
+    unchanged = _get(client, path, viewer, **{"If-None-Match": named.headers["etag"]})
+    assert unchanged.status_code == 304  # until the right goes
     _set_identify(client, world, viewer, identify=False)
     again = _get(client, path, viewer, **{"If-None-Match": named.headers["etag"]})
     assert again.status_code == 200
@@ -130,6 +132,10 @@ def test_a_right_taken_away_ends_revalidation(
 def test_a_case_read_changes_tag_when_its_counts_do(client: TestClient, world: World) -> None:
     path = _resources(world)["case"]
     before = _get(client, path, world.admin)
+    assert (
+        _get(client, path, world.admin, **{"If-None-Match": before.headers["etag"]}).status_code
+        == 304
+    )
     visit = {"visited_at": "2020-12-04T09:00:00Z", "observations": "Another crater."}
     made = client.post(f"{path}/site-visits", json=visit, headers=world.admin.headers)
     assert made.status_code == 201, made.text
@@ -171,6 +177,7 @@ def test_content_if_modified_since(client: TestClient, world: World) -> None:
 def test_no_304_for_unsafe_methods(client: TestClient, world: World) -> None:
     path, admin = _resources(world)["case"], world.admin
     etag = _get(client, path, admin).headers["etag"]
+    assert _get(client, path, admin, **{"If-None-Match": etag}).status_code == 304  # a GET would
     patched = client.patch(
         path,
         json={"status": "under_review"},
