@@ -19,6 +19,7 @@ from app.config import Settings
 from app.db import POOL_SIZE, create_database
 from app.docs_ui import install_docs_ui
 from app.evidence.router import router as evidence_router
+from app.kit.head import HeadWithoutBody
 from app.kit.idempotency import IdempotentReplay, on_idempotent_replay
 from app.kit.metrics import HttpMetrics
 from app.kit.middleware import RequestContextMiddleware
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trusted_proxies=settings.trusted_proxy_networks,
         proxy_header=settings.proxy_header,
     )
+    app.add_middleware(HeadWithoutBody)  # outermost: no byte of a HEAD's body leaves
     for router in (
         ops_router,
         users_router,

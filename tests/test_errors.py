@@ -112,7 +112,7 @@ def test_every_response_has_a_request_id_and_is_never_cached(
         client.get("/nothing"),
     ):
         ids.add(answer.headers["x-request-id"])
-        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["cache-control"] == "private, no-store"
         assert answer.headers["x-content-type-options"] == "nosniff"
     assert len(ids) == 4
 

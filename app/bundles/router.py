@@ -16,6 +16,7 @@ from app.bundles import builder, snapshot
 from app.db import Database, DbSession, own_transactions
 from app.errors import Forbidden
 from app.evidence.filenames import content_disposition
+from app.kit.head import is_head
 from app.kit.pipeline import read_ahead
 from app.kit.problems import problem_responses
 from app.kit.routing import api_router
@@ -73,6 +74,8 @@ def get_case_bundle(
     keyring: IdentityKeyring = request.app.state.identity_keyring
     store: ObjectStore = request.app.state.object_store
     store.check()  # storage down: a 503 now, rather than an export event and a cut download
+    if is_head(request):
+        return _head_answer()
     with database.write_sessions.begin() as tx:
         access = case_access(tx, principal, case_id)  # again: membership may have changed
         if not access.allows(CasePermission.EXPORT_BUNDLE):
@@ -91,8 +94,17 @@ def get_case_bundle(
             "Content-Length": str(bundle.size),
             "Content-Disposition": content_disposition(f"{name}.zip"),
             "Casefile-Bundle-Id": bundle.bundle_id,
-            "Cache-Control": "no-store",
+            "Cache-Control": "private, no-store",
         },
+    )
+
+
+def _head_answer() -> Response:
+    """A HEAD is authorised and checked like the GET but builds nothing and exports nothing:
+    the size and the bundle's id exist only once a bundle is built (and its export recorded),
+    so they are left out, as RFC 9110 §9.3.2 allows for fields determined while generating."""
+    return StreamingResponse(
+        iter(()), media_type="application/zip", headers={"Cache-Control": "private, no-store"}
     )
 
 

@@ -32,7 +32,9 @@ from app.evidence.content import ByteRange, parse_range, repr_digest, strong_eta
 from app.evidence.filenames import content_disposition
 from app.evidence.ingest import MAX_FORM_BYTES, check_file_digest, receive_multipart
 from app.evidence.schemas import EvidenceMetadata, EvidenceRead, VerificationResult, WithdrawRequest
+from app.kit.conditional import http_date, is_not_modified, not_modified
 from app.kit.etag import IfMatch, etag_for, require_match
+from app.kit.head import is_head
 from app.kit.idempotency import IDEMPOTENCY_DOC, valid_idempotency_key
 from app.kit.pagination import Page, PageQuery, decode_position_cursor, encode_position_cursor
 from app.kit.pipeline import read_ahead
@@ -244,29 +246,48 @@ def get_evidence_content(
 ) -> Response:
     item, access = _item_access(session, principal, evidence_id, CasePermission.READ)
     etag = strong_etag(item.sha256)
+    headers = {
+        **ORIGINAL_HEADERS,
+        "ETag": etag,
+        "Last-Modified": http_date(item.uploaded_at),
+        # An original never changes, but whether this caller may still read it does: a
+        # private cache may keep it and must ask again (a 304 costs no byte) before each use.
+        "Cache-Control": "private, no-cache",
+        "Repr-Digest": repr_digest(item.sha256),
+        "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
+        "Accept-Ranges": "bytes",
+    }
+    if is_not_modified(request, etag, item.uploaded_at):
+        # Before Range and before the store (RFC 9110 §13.2.2); the client holds the bytes
+        # from a download that was recorded, and this reveals none: nothing is recorded.
+        return not_modified(headers.items())
     byte_range = parse_range(
         request.headers.get("range"), item.size, request.headers.get("if-range"), etag
     )
     store: ObjectStore = request.app.state.object_store
+    head = is_head(request)
+    body: Iterator[bytes] = iter(())
+    first = b""
     try:
-        body = _stream(store, item, byte_range)
-        first = next(body, b"")  # reach the store before answering, so failures are problems
+        if head:
+            # The headers come from the stored size and digest; the store is only asked
+            # whether the object is there (no byte of it is read), so a HEAD of a lost
+            # original is the GET's problem too. No download is recorded: a HEAD shows what
+            # reading the item's metadata shows (docs/operations.md, HTTP).
+            _check_present(store, item)
+        else:
+            body = _stream(store, item, byte_range)
+            first = next(body, b"")  # reach the store before answering: failures are problems
     except ObjectMissing as exc:
         raise OriginalMissing() from exc
-    service.record_download(
-        session,
-        access=access,
-        item=item,
-        byte_range=(byte_range.start, byte_range.end) if byte_range else None,
-    )
-    headers = {
-        **ORIGINAL_HEADERS,
-        "ETag": etag,
-        "Repr-Digest": repr_digest(item.sha256),
-        "Content-Disposition": content_disposition(service.shown_filename(item, reader_of(access))),
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(byte_range.length if byte_range else item.size),
-    }
+    if not head:
+        service.record_download(
+            session,
+            access=access,
+            item=item,
+            byte_range=(byte_range.start, byte_range.end) if byte_range else None,
+        )
+    headers["Content-Length"] = str(byte_range.length if byte_range else item.size)
     status = 200
     if byte_range is not None:
         headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{item.size}"
@@ -287,6 +308,12 @@ ORIGINAL_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def _check_present(store: ObjectStore, item: EvidenceItem) -> None:
+    """Raise ObjectMissing unless the original is stored (its metadata, not its bytes)."""
+    if item.size:
+        store.size(item.object_key, version_id=item.object_version)
 
 
 def _stream(

@@ -28,10 +28,19 @@ def require_match(if_match: str | None, current_etag: str) -> None:
         raise PreconditionRequired(
             "Send If-Match with the ETag you last read, so concurrent edits are not lost."
         )
-    candidates = [tag.strip() for tag in if_match.split(",")]
+    candidates = [_version_part(tag) for tag in if_match.split(",")]
     if "*" in candidates or current_etag in candidates:
         return
     raise PreconditionFailed(
         "The resource changed since you read it; fetch it again and reapply your change.",
         headers={"ETag": current_etag},
     )
+
+
+def _version_part(tag: str) -> str:
+    """The version a tag names: a GET's tag is `"<version>.<digest>"` (app.kit.conditional),
+    and serves for an If-Match on that version. Weak tags keep their `W/` and never match."""
+    tag = tag.strip()
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        return '"' + tag[1:-1].split(".", 1)[0] + '"'
+    return tag

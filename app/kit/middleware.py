@@ -79,8 +79,12 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
                 headers.setdefault("X-Content-Type-Options", "nosniff")
-                # Responses may hold case data or a witness's identity: no cache may keep them.
-                headers.setdefault("Cache-Control", "no-store")
+                # Responses may hold case data, protected texts or a witness's identity: no
+                # cache may keep them, unless a route chose otherwise (originals revalidate).
+                headers.setdefault("Cache-Control", "private, no-store")
+                # What is shown depends on who asks: a cache must never answer one token's
+                # request with another's representation (docs/operations.md, HTTP caching).
+                _vary_on_authorization(headers)
             await send(message)
 
         self.metrics.in_progress.inc()
@@ -117,6 +121,14 @@ class RequestContextMiddleware:
                 fields["disconnected"] = True
             access_log.info("request", extra=fields)
             reset_request(tokens)
+
+
+def _vary_on_authorization(headers: MutableHeaders) -> None:
+    vary = headers.get("vary")
+    if not vary:
+        headers["Vary"] = "Authorization"
+    elif "authorization" not in vary.lower() and vary.strip() != "*":
+        headers["Vary"] = f"{vary}, Authorization"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

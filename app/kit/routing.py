@@ -20,9 +20,13 @@ from typing import Any, TypeVar
 import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.auth.before_body import authenticate_before_body
 from app.errors import PayloadTooLarge, RequestBodyStalled
+from app.kit.conditional import conditional_json
+from app.kit.head import as_get
 from app.kit.json_body import loads_unique
 from app.kit.lanes import list_lane
 from app.kit.pagination import Page
@@ -86,6 +90,24 @@ class LimitedBodyRequest(Request):
 
 
 class LimitedBodyRoute(APIRoute):
+    """Also answers HEAD wherever it answers GET, by running the GET (app.kit.head)."""
+
+    def _answers_head(self, scope: Scope) -> bool:
+        return (
+            scope["type"] == "http" and scope["method"] == "HEAD" and "GET" in (self.methods or ())
+        )
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._answers_head(scope):
+            return super().matches(as_get(scope))
+        return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._answers_head(scope):
+            await super().handle(as_get(scope), receive, send)
+            return
+        await super().handle(scope, receive, send)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         limit: int = getattr(self.endpoint, _LIMIT_MARK, DEFAULT_BODY_LIMIT)
@@ -114,7 +136,8 @@ class LimitedBodyRoute(APIRoute):
                 await bounded.body()
                 if _is_json(request):
                     await _refuse_duplicate_keys(bounded)
-            return await handler(bounded)
+            # Conditional GET in one place, for every JSON resource with an ETag.
+            return conditional_json(bounded, await handler(bounded))
 
         return limited
 

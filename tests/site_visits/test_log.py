@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures.api import GANJA, Actor, DatabaseProbe, MakeUser
+from tests.fixtures.api import GANJA, Actor, DatabaseProbe, MakeUser, etag_version
 from tests.fixtures.texts import payload_text, proven_text
 from tests.site_visits.support import (
     OBSERVATIONS,
@@ -72,7 +72,7 @@ def test_log_a_visit_and_read_it_back(
     read = client.get(answer.headers["location"], headers=lead.headers)
     assert read.status_code == 200, read.text
     assert read.json() == visit
-    assert read.headers["etag"] == '"1"'
+    assert etag_version(read.headers["etag"]) == '"1"'
 
     smallest = log_visit(client, lead, case_id, SMALLEST)
     assert smallest["visited_at"] == "2020-12-03T09:00:00Z"
