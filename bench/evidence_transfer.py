@@ -112,7 +112,8 @@ def serve(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[Serv
     process = subprocess.Popen(
         [casefile, "serve", "--port", str(port), "--workers", str(workers)],
         cwd=workdir,
-        env={**os.environ, **env},
+        # Its data (keys included) in the run's own folder, where in-process apps look too.
+        env={**os.environ, "CASEFILE_DATA_DIR": str(workdir / "casefile-data"), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
